@@ -1,0 +1,52 @@
+# meterlake: `make` prints this help. CI runs `make test` through .ci/run.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SAMPLE := var/sample/utility_drops
+
+.DEFAULT_GOAL := help
+.PHONY: help setup jars run test test-fast lint typecheck bench package clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(INSTALLED): setup.cfg pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (meterlake needs Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(INSTALLED) jars ## Create .venv, install pinned packages, fetch the Delta jars
+
+jars: $(INSTALLED)
+	$(BIN)/python -m meterlake.jars fetch
+
+run: setup ## The main job on the local lake: generate drops, ingest, snapshot, grid, summary
+	rm -rf $(SAMPLE)
+	$(BIN)/meterlake generate utility-drops --out $(SAMPLE) --meters 20 --days 7 --seed 42 \
+	    --drops-per-day 4 --correction-rate 0.03 --new-meters 3 --bad-row-rate 0.002
+	$(BIN)/meterlake pipeline utility_drops $(SAMPLE)
+
+test: setup ## Every test: unit, integration and the slow end-to-end suites
+	$(BIN)/pytest tests
+
+test-fast: setup ## Unit and integration tests, without the slow end-to-end suites
+	$(BIN)/pytest tests -m "not slow"
+
+lint: setup ## ruff and mypy
+	$(BIN)/ruff check lib jobs tests bench
+	$(BIN)/mypy lib
+
+bench: setup ## Benchmarks (bench/)
+	$(BIN)/python -m bench.run
+
+package: setup ## dist/meterlake.zip for spark-submit --py-files, and a wheel
+	rm -rf dist && mkdir -p dist
+	$(BIN)/python -m zipfile -c dist/meterlake.zip lib/meterlake
+	$(BIN)/pip wheel --quiet --no-deps -w dist .
+
+clean: ## Remove the virtualenv, the local lake and build output (not the jar cache)
+	rm -rf $(VENV) var dist build lib/*.egg-info

@@ -1,0 +1,200 @@
+"""Bronze ingest: landed files become append-only bronze rows, quarantined rows and a log line.
+
+A batch is planned first (`ops.ingest_batches`), then written to quarantine, bronze and
+`ops.ingest_log` in that order, each with the Delta transaction id (app, batch): a crashed run is
+resumed with the same plan and Delta skips the writes it had already committed. The log is
+written last, so a file counts as ingested only once all its rows are in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from meterlake.lake import Lake
+from meterlake.quality import filter_valid, to_quarantine_rows, with_violations
+from meterlake.receive.landing import LandedFile, list_landed
+from meterlake.sources import utility_drops
+from meterlake.tables import (
+    BRONZE_UTILITY_DROPS,
+    INGEST_BATCHES,
+    INGEST_LOG,
+    QUARANTINE,
+    TableContract,
+)
+
+LOADED, REJECTED, DUPLICATE = "loaded", "rejected", "duplicate"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    landed: LandedFile
+    outcome: str
+    reason: str | None = None
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    duplicate_of: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    source: str
+    batch: int | None
+    files: tuple[FileOutcome, ...]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for f in self.files if f.outcome == outcome)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
+def _txn_app(source: str) -> str:
+    return f"meterlake.ingest.{source}"
+
+
+def plan_batch(lake: Lake, source: str) -> tuple[int, list[str]] | None:
+    """The unfinished batch to resume, else a new batch of every landed file not yet logged."""
+    batches = lake.read(INGEST_BATCHES).filter(F.col("source") == source)
+    last = batches.orderBy(F.col("batch").desc()).select("batch", "ingest_ids").first()
+    log = lake.read(INGEST_LOG).filter(F.col("source") == source)
+    if last is not None and log.filter(F.col("batch") == last["batch"]).isEmpty():
+        return int(last["batch"]), list(last["ingest_ids"])
+    logged = {row["ingest_id"] for row in log.select("ingest_id").collect()}
+    pending = [f.ingest_id for f in list_landed(lake.settings.landing_root, source)
+               if f.ingest_id not in logged]
+    if not pending:
+        return None
+    batch = 0 if last is None else int(last["batch"]) + 1
+    plan_row = (batch, source, pending, datetime.now(UTC))
+    lake.append(
+        INGEST_BATCHES,
+        lake.spark.createDataFrame([plan_row], INGEST_BATCHES.schema),
+        txn=(f"meterlake.plan.{source}", batch),
+    )
+    return batch, pending
+
+
+def split_duplicates(
+    lake: Lake, files: list[LandedFile]
+) -> tuple[list[LandedFile], list[FileOutcome]]:
+    """Files whose content was already loaded (earlier, or earlier in this batch) are duplicates."""
+    shas = list({f.sha256 for f in files})
+    loaded_before = {
+        row["sha256"]: row["ingest_id"]
+        for row in lake.read(INGEST_LOG)
+        .filter((F.col("outcome") == LOADED) & F.col("sha256").isin(shas))
+        .select("sha256", "ingest_id").collect()
+    }
+    fresh, duplicates = [], []
+    for landed in files:
+        first = loaded_before.get(landed.sha256)
+        if first is not None:
+            duplicates.append(FileOutcome(
+                landed, DUPLICATE, f"same content (sha256) as ingest {first}", duplicate_of=first
+            ))
+        else:
+            loaded_before[landed.sha256] = landed.ingest_id
+            fresh.append(landed)
+    return fresh, duplicates
+
+
+def _files_df(lake: Lake, files: list[LandedFile]) -> DataFrame:
+    """One row per landed file: its bytes and lineage, read by Spark (works on any filesystem)."""
+    lineage = lake.spark.createDataFrame(
+        [(f.ingest_id, f.original_name, f.received_at, f.sha256, f.landing_path) for f in files],
+        "_ingest_id string, _source_file string, _received_at timestamp, "
+        "_file_sha256 string, landing_path string",
+    )
+    content = (
+        lake.spark.read.format("binaryFile")
+        .load([f.landing_path for f in files])
+        .select(F.regexp_replace("path", "^file:/*", "/").alias("landing_path"), "content")
+    )
+    return lineage.join(content, on="landing_path", how="left")
+
+
+def split_rows(accepted_files_df: DataFrame, source: str) -> tuple[DataFrame, DataFrame]:
+    """(bronze rows, quarantine rows) of the accepted files: every data line is in exactly one."""
+    checked = (
+        accepted_files_df.transform(utility_drops.explode_lines)
+        .transform(utility_drops.parse_lines)
+        .transform(with_violations, BRONZE_UTILITY_DROPS.row_rules)
+    )
+    valid = filter_valid(checked).transform(utility_drops.with_in_file_conflicts)
+    conflicting = valid.filter(F.col("conflict").isNotNull()).withColumn(
+        "violations",
+        F.array(F.struct(F.lit("(line)").alias("field"), F.col("conflict").alias("message"))),
+    )
+    quarantine_df = to_quarantine_rows(checked, source).unionByName(
+        to_quarantine_rows(conflicting, source)
+    )
+    bronze_df = valid.filter(F.col("conflict").isNull()).transform(utility_drops.to_bronze_rows)
+    return bronze_df, quarantine_df
+
+
+def _rows_per_file(df: DataFrame) -> dict[str, int]:
+    return {r["_ingest_id"]: int(r["count"]) for r in df.groupBy("_ingest_id").count().collect()}
+
+
+def load_files(lake: Lake, files: list[LandedFile], batch: int) -> list[FileOutcome]:
+    """Validates and writes the files' rows; returns one outcome per file."""
+    if not files:
+        return []
+    source = utility_drops.SOURCE_NAME
+    files_df = _files_df(lake, files).transform(utility_drops.with_file_verdict).persist()
+    rejections = {
+        r["_ingest_id"]: r["rejection"]
+        for r in files_df.select("_ingest_id", "rejection").collect()
+    }
+    bronze_df, quarantine_df = split_rows(files_df.filter(F.col("rejection").isNull()), source)
+    bronze_df, quarantine_df = bronze_df.persist(), quarantine_df.persist()
+    lake.append(QUARANTINE, quarantine_df, txn=(_txn_app(source), batch))
+    lake.append(BRONZE_UTILITY_DROPS, bronze_df, txn=(_txn_app(source), batch))
+    loaded, quarantined = _rows_per_file(bronze_df), _rows_per_file(quarantine_df)
+    for df in (files_df, bronze_df, quarantine_df):
+        df.unpersist()
+    return [
+        FileOutcome(f, REJECTED, rejections[f.ingest_id]) if rejections[f.ingest_id]
+        else FileOutcome(f, LOADED, None, loaded.get(f.ingest_id, 0),
+                         quarantined.get(f.ingest_id, 0))
+        for f in files
+    ]
+
+
+def _log_rows(outcomes: list[FileOutcome], batch: int) -> list[tuple]:
+    logged_at = datetime.now(UTC)
+    return [
+        (batch, o.landed.ingest_id, o.landed.source, o.landed.original_name,
+         o.landed.landing_path, o.landed.received_at, o.landed.sha256, o.landed.byte_size,
+         o.landed.sender, o.outcome, o.reason, o.rows_loaded, o.rows_quarantined,
+         o.duplicate_of, logged_at)
+        for o in outcomes
+    ]
+
+
+def ingest_pending(lake: Lake, source: str = utility_drops.SOURCE_NAME) -> IngestReport:
+    """Loads every landed file of `source` that is not in `ops.ingest_log` yet, as one batch."""
+    planned = plan_batch(lake, source)
+    if planned is None:
+        return IngestReport(source, None, ())
+    batch, ingest_ids = planned
+    landed = {f.ingest_id: f for f in list_landed(lake.settings.landing_root, source)}
+    lost = [i for i in ingest_ids if i not in landed]
+    if lost:
+        raise RuntimeError(f"batch {batch} plans files missing from the landing zone: {lost}")
+    files = [landed[i] for i in ingest_ids]
+    fresh, duplicates = split_duplicates(lake, files)
+    by_id = {o.landed.ingest_id: o for o in duplicates + load_files(lake, fresh, batch)}
+    outcomes = [by_id[i] for i in ingest_ids]
+    log_df = lake.spark.createDataFrame(_log_rows(outcomes, batch), INGEST_LOG.schema)
+    lake.append(INGEST_LOG, log_df, txn=(_txn_app(source), batch))
+    return IngestReport(source, batch, tuple(outcomes))

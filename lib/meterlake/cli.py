@@ -1,0 +1,219 @@
+"""The `meterlake` command. Every command takes --lake DIR (default: lake_root from config)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from meterlake.config import ConfigError, Settings, load_settings
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant with an explicit offset (`Z` or `+01:00`); naive times are refused."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 timestamp: {text!r}") from error
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"timestamp needs a UTC offset (for example {text}Z): {text!r}"
+        )
+    return value
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.conf)
+    return settings.with_lake(str(Path(args.lake).resolve())) if args.lake else settings
+
+
+def _lake(args: argparse.Namespace, app: str):  # type: ignore[no-untyped-def]
+    from meterlake.lake import Lake
+    from meterlake.spark import build_session
+
+    settings = _settings(args)
+    return Lake(build_session(settings, f"meterlake-{app}"), settings)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from meterlake.pipeline import ingest_paths
+
+    print(ingest_paths(_lake(args, "ingest"), args.paths, args.sender))
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from meterlake.pipeline import snapshot
+
+    print(snapshot(_lake(args, "snapshot")))
+    return 0
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from meterlake.gold.intervals import run_grid
+    from meterlake.pipeline import describe_grid
+
+    print(describe_grid(run_grid(_lake(args, "grid"))))
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from meterlake.maintenance import run_optimize
+
+    for report in run_optimize(_lake(args, "optimize"), args.since, args.vacuum):
+        print(f"{report.table}: {report.files_removed} files compacted into "
+              f"{report.files_added}{', vacuumed' if report.vacuumed else ''}")
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from meterlake.pipeline import run_pipeline
+
+    print(run_pipeline(_lake(args, "pipeline"), args.paths, args.sender))
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from meterlake.pipeline import lake_summary
+
+    print(lake_summary(_lake(args, "summary")))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from meterlake.generate import UtilityDropPlan, write_utility_drops
+
+    plan = UtilityDropPlan(
+        meters=args.meters, days=args.days, seed=args.seed, start=args.start,
+        drops_per_day=args.drops_per_day, correction_rate=args.correction_rate,
+        new_meters=args.new_meters, bad_row_rate=args.bad_row_rate,
+    )
+    paths = write_utility_drops(plan, Path(args.out))
+    print(f"wrote {len(paths)} drops to {args.out}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from meterlake.audit import reading_history
+
+    history_df = reading_history(_lake(args, "audit"), args.meter, args.interval)
+    rows = history_df.collect()
+    if not rows:
+        print(f"no reading for meter {args.meter} at {args.interval.isoformat()}")
+        return 1
+    for row in rows:
+        marker = "*" if row["is_current"] else " "
+        print(f"{marker} {row['value']:>12} {row['_received_at'].isoformat()}Z "
+              f"{row['_source_file']}:{row['_source_line']} ingest={row['_ingest_id']}")
+    return 0
+
+
+def cmd_as_known_at(args: argparse.Namespace) -> int:
+    from pyspark.sql import functions as F
+
+    from meterlake.audit import as_known_at
+
+    known_df = as_known_at(_lake(args, "audit"), args.at)
+    if args.meter:
+        known_df = known_df.filter(F.col("meter_id") == args.meter)
+    if args.out:
+        known_df.write.mode("errorifexists").parquet(args.out)
+        print(f"wrote the snapshot as known at {args.at.isoformat()} to {args.out}")
+        return 0
+    known_df.orderBy("meter_id", "interval_start").show(args.limit, truncate=False)
+    return 0
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lake", help="lake root (default: lake_root from the configuration)")
+    common.add_argument("--conf", help="configuration file (default: conf/local.yaml)")
+    return common
+
+
+def _add_ingest_like(sub: argparse._SubParsersAction, name: str, help_text: str,
+                     handler: Callable[[argparse.Namespace], int]) -> None:
+    parser = sub.add_parser(name, parents=[_common()], help=help_text)
+    parser.add_argument("source", choices=["utility_drops"])
+    parser.add_argument("paths", nargs="+", type=Path,
+                        help="files (received in the order given) or directories (name order)")
+    parser.add_argument("--sender", help="who delivered the files, recorded with them")
+    parser.set_defaults(handler=handler)
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    from datetime import date
+
+    generate = sub.add_parser("generate", help="write deterministic sample data")
+    kinds = generate.add_subparsers(dest="kind", required=True)
+    drops = kinds.add_parser("utility-drops", help="realistic utility drop CSV files")
+    drops.add_argument("--out", required=True)
+    drops.add_argument("--meters", type=int, required=True)
+    drops.add_argument("--days", type=int, required=True)
+    drops.add_argument("--seed", type=int, required=True)
+    drops.add_argument("--start", type=date.fromisoformat, default=date(2020, 6, 1))
+    drops.add_argument("--drops-per-day", type=int, default=4)
+    drops.add_argument("--correction-rate", type=float, default=0.02)
+    drops.add_argument("--new-meters", type=int, default=0)
+    drops.add_argument("--bad-row-rate", type=float, default=0.0)
+    drops.set_defaults(handler=cmd_generate)
+
+
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    audit = sub.add_parser("audit", help="what did we know, and when")
+    queries = audit.add_subparsers(dest="query", required=True)
+    history = queries.add_parser("history", parents=[_common()],
+                                 help="every value one reading ever had")
+    history.add_argument("--meter", required=True)
+    history.add_argument("--interval", required=True, type=parse_instant)
+    history.set_defaults(handler=cmd_history)
+    known = queries.add_parser("as-known-at", parents=[_common()],
+                               help="silver as it would have been at an instant")
+    known.add_argument("--at", required=True, type=parse_instant)
+    known.add_argument("--meter")
+    known.add_argument("--limit", type=int, default=20)
+    known.add_argument("--out", help="write the whole snapshot as Parquet here instead")
+    known.set_defaults(handler=cmd_as_known_at)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meterlake", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_ingest_like(sub, "ingest", "receive files, land them and load them into bronze",
+                     cmd_ingest)
+    _add_ingest_like(sub, "pipeline", "ingest, snapshot, grid and summary in one run",
+                     cmd_pipeline)
+    for name, help_text, handler in (
+        ("snapshot", "merge what is new in bronze into silver", cmd_snapshot),
+        ("grid", "rebuild gold.meter_intervals_15min from silver", cmd_grid),
+        ("summary", "files, rows and quarantine of the lake", cmd_summary),
+    ):
+        sub.add_parser(name, parents=[_common()], help=help_text).set_defaults(handler=handler)
+    optimize = sub.add_parser("optimize", parents=[_common()],
+                              help="compact and cluster tables (run apart from snapshot)")
+    optimize.add_argument("--since", help="only date partitions from this date (YYYY-MM-DD)")
+    optimize.add_argument("--vacuum", action="store_true",
+                          help="also vacuum silver and gold at their retention (never bronze)")
+    optimize.set_defaults(handler=cmd_optimize)
+    _add_generate(sub)
+    _add_audit(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"meterlake: error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        # ExpectationFailed and friends: the message names the rule; a traceback adds nothing.
+        print(f"meterlake: failed: {error}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Typed settings: conf/<env>.yaml loaded into frozen dataclasses, environment overrides on top.
+
+Environment variables (they win over the file):
+  METERLAKE_CONF      path of the YAML file (default conf/local.yaml)
+  METERLAKE_LAKE      lake root
+  METERLAKE_LANDING   landing root
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CONF = Path("conf/local.yaml")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, malformed or has a value out of range."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str | None = "local[2]"
+    shuffle_partitions: int = 4
+    delta_snapshot_partitions: int = 4
+    ui_enabled: bool = False
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    time_travel_days: int = 365
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    max_value_per_unit: Mapping[str, float] = field(default_factory=lambda: {"Wh": 1_000_000.0})
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake_root: str
+    landing_root: str
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
+
+    def with_lake(self, lake_root: str) -> Settings:
+        """The same settings on another lake; landing follows the lake when it was derived."""
+        derived_landing = self.landing_root == _default_landing(self.lake_root)
+        landing = _default_landing(lake_root) if derived_landing else self.landing_root
+        return replace(self, lake_root=lake_root, landing_root=landing)
+
+
+def _default_landing(lake_root: str) -> str:
+    return f"{lake_root.rstrip('/')}/landing"
+
+
+def _absolute(location: str) -> str:
+    """Local paths become absolute (Spark and receivers may run elsewhere); URIs stay as given."""
+    if "://" in location:
+        return location
+    return str(Path(location).expanduser().resolve())
+
+
+def _require(section: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = section[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _section(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: '{key}' must be a mapping, got {value!r}")
+    return value
+
+
+def _spark_settings(raw: Mapping[str, Any], where: str) -> SparkSettings:
+    defaults = SparkSettings()
+    section = _section(raw, "spark", where)
+    unknown = set(section) - {
+        "master", "shuffle_partitions", "delta_snapshot_partitions", "ui_enabled", "conf"
+    }
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys in 'spark': {sorted(unknown)}")
+    master = section.get("master", defaults.master)
+    if master is not None and not isinstance(master, str):
+        raise ConfigError(f"{where}: 'spark.master' must be a string or null, got {master!r}")
+    conf = _section(section, "conf", f"{where} spark")
+    settings = SparkSettings(
+        master=master,
+        shuffle_partitions=defaults.shuffle_partitions,
+        delta_snapshot_partitions=defaults.delta_snapshot_partitions,
+        ui_enabled=bool(section.get("ui_enabled", defaults.ui_enabled)),
+        conf={str(k): str(v) for k, v in conf.items()},
+    )
+    for key in ("shuffle_partitions", "delta_snapshot_partitions"):
+        if key in section:
+            value = _require(section, key, int, f"{where} spark")
+            if value < 1:
+                raise ConfigError(f"{where}: 'spark.{key}' must be at least 1, got {value}")
+            settings = replace(settings, **{key: value})
+    return settings
+
+
+def _retention_settings(raw: Mapping[str, Any], where: str) -> RetentionSettings:
+    section = _section(raw, "retention", where)
+    if "time_travel_days" not in section:
+        return RetentionSettings()
+    days = _require(section, "time_travel_days", int, f"{where} retention")
+    if days < 7:
+        raise ConfigError(f"{where}: 'retention.time_travel_days' must be at least 7, got {days}")
+    return RetentionSettings(time_travel_days=days)
+
+
+def _quality_settings(raw: Mapping[str, Any], where: str) -> QualitySettings:
+    section = _section(raw, "quality", where)
+    if "max_value_per_unit" not in section:
+        return QualitySettings()
+    limits = _section(section, "max_value_per_unit", f"{where} quality")
+    parsed = {str(unit): _require(limits, unit, float, f"{where} quality") for unit in limits}
+    return QualitySettings(max_value_per_unit=parsed)
+
+
+def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> Settings:
+    """Validates a parsed YAML document; `where` names it in error messages."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping at the top level")
+    unknown = set(raw) - {"lake_root", "landing_root", "spark", "retention", "quality"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}")
+    if not raw.get("lake_root"):
+        raise ConfigError(f"{where}: 'lake_root' is required")
+    lake_root = _absolute(str(raw["lake_root"]))
+    landing = raw.get("landing_root")
+    return Settings(
+        lake_root=lake_root,
+        landing_root=_absolute(str(landing)) if landing else _default_landing(lake_root),
+        spark=_spark_settings(raw, where),
+        retention=_retention_settings(raw, where),
+        quality=_quality_settings(raw, where),
+    )
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Loads conf/<env>.yaml (or METERLAKE_CONF) and applies environment overrides."""
+    env = os.environ if env is None else env
+    conf_path = Path(path or env.get("METERLAKE_CONF") or DEFAULT_CONF)
+    try:
+        raw = yaml.safe_load(conf_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"configuration file not found: {conf_path}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{conf_path}: not valid YAML: {error}") from error
+    settings = settings_from_mapping(raw, str(conf_path))
+    if env.get("METERLAKE_LAKE"):
+        settings = settings.with_lake(_absolute(env["METERLAKE_LAKE"]))
+    if env.get("METERLAKE_LANDING"):
+        settings = replace(settings, landing_root=_absolute(env["METERLAKE_LANDING"]))
+    return settings

@@ -1,0 +1,1 @@
+"""Gold: reports and aggregates computed from silver at a pinned Delta version."""

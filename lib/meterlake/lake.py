@@ -1,0 +1,126 @@
+"""Delta I/O at the edge: every read and write of a lake table goes through here.
+
+Writes check the DataFrame against the table's contract first, so a column that went missing or
+changed type fails loudly instead of being evolved into the table.
+"""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from meterlake.config import Settings
+from meterlake.tables import Retention, TableContract
+
+FOREVER_INTERVAL = "interval 36500 days"
+
+
+class ContractViolation(ValueError):
+    """A DataFrame does not match the table contract it is written to."""
+
+
+def conform(df: DataFrame, contract: TableContract) -> DataFrame:
+    """Selects the contract's columns in order; raises when one is missing or of another type."""
+    actual = {f.name: f.dataType for f in df.schema.fields}
+    problems = []
+    for expected in contract.schema.fields:
+        if expected.name not in actual:
+            problems.append(f"missing column '{expected.name}'")
+        elif actual[expected.name] != expected.dataType:
+            problems.append(
+                f"column '{expected.name}' is {actual[expected.name].simpleString()}, "
+                f"expected {expected.dataType.simpleString()}"
+            )
+    if problems:
+        raise ContractViolation(f"{contract.qualified_name}: {'; '.join(problems)}")
+    return df.select(*contract.column_names)
+
+
+def table_properties(contract: TableContract, settings: Settings) -> dict[str, str]:
+    """The contract's properties plus explicit retention, never Delta's 7/30-day defaults."""
+    if contract.retention is Retention.FOREVER:
+        retention = FOREVER_INTERVAL
+    else:
+        retention = f"interval {settings.retention.time_travel_days} days"
+    return {
+        "delta.logRetentionDuration": retention,
+        "delta.deletedFileRetentionDuration": retention,
+        **contract.properties,
+    }
+
+
+class Lake:
+    """The tables of one lake root, read and written by contract."""
+
+    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        self.spark = spark
+        self.settings = settings
+
+    def path(self, contract: TableContract) -> str:
+        return contract.path(self.settings.lake_root)
+
+    def exists(self, contract: TableContract) -> bool:
+        return DeltaTable.isDeltaTable(self.spark, self.path(contract))
+
+    def ensure(self, contract: TableContract) -> DeltaTable:
+        """Creates the table if missing (schema, partitioning, properties) and registers it."""
+        if not self.exists(contract):
+            builder = (
+                DeltaTable.createIfNotExists(self.spark)
+                .location(self.path(contract))
+                .addColumns(contract.schema)
+            )
+            if contract.partition_by:
+                builder = builder.partitionedBy(*contract.partition_by)
+            for key, value in table_properties(contract, self.settings).items():
+                builder = builder.property(key, value)
+            builder.execute()
+        self._register(contract)
+        return DeltaTable.forPath(self.spark, self.path(contract))
+
+    def _register(self, contract: TableContract) -> None:
+        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {contract.layer}")
+        location = self.path(contract).replace("'", "\\'")
+        self.spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {contract.qualified_name} USING DELTA "
+            f"LOCATION '{location}'"
+        )
+
+    def read(self, contract: TableContract, version: int | None = None) -> DataFrame:
+        self.ensure(contract)
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(self.path(contract))
+
+    def version(self, contract: TableContract) -> int:
+        """The table's current Delta version (creating the table if needed)."""
+        latest = self.ensure(contract).history(1).select("version").first()
+        assert latest is not None
+        return int(latest["version"])
+
+    def append(
+        self,
+        contract: TableContract,
+        df: DataFrame,
+        txn: tuple[str, int] | None = None,
+    ) -> None:
+        """Appends rows; with `txn` (app id, version) Delta skips a write it already committed."""
+        self.ensure(contract)
+        writer = conform(df, contract).write.format("delta").mode("append")
+        if txn is not None:
+            writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
+        writer.save(self.path(contract))
+
+    def overwrite(self, contract: TableContract, df: DataFrame, user_metadata: str) -> None:
+        """Replaces the table's rows in one commit; `user_metadata` records what it came from."""
+        self.ensure(contract)
+        (
+            conform(df, contract).write.format("delta").mode("overwrite")
+            .option("userMetadata", user_metadata).save(self.path(contract))
+        )
+
+    def append_rows(self, contract: TableContract, rows: list[tuple]) -> None:
+        """Appends a few driver-side rows (logs and manifests), typed by the contract."""
+        if rows:
+            self.append(contract, self.spark.createDataFrame(rows, contract.schema))

@@ -1,0 +1,1 @@
+"""Collectors: receive bytes, land them unchanged, then acknowledge. No Spark in here."""

@@ -1,0 +1,203 @@
+"""Silver: one row per key holding the latest-arrived version, kept by an incremental MERGE.
+
+Each run reads only the bronze rows appended since the last run (Delta change feed), finds the
+keys they touch, recomputes those keys' latest version and version count from bronze (restricted
+to the touched date partitions) and MERGEs them. Recomputing from bronze makes the MERGE
+idempotent and independent of processing order: re-running, or loading a backlog in one run or
+file by file, gives the same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from meterlake.config import QualitySettings
+from meterlake.lake import Lake
+from meterlake.quality import dq_result_rows, raise_on_failure, run_expectations
+from meterlake.sources import utility_drops
+from meterlake.tables import (
+    BRONZE_UTILITY_DROPS,
+    DQ_RESULTS,
+    LINEAGE_COLUMNS,
+    SILVER_METER_READINGS,
+    SNAPSHOT_PROGRESS,
+    TableContract,
+    interval_date_of,
+)
+
+KEYS = SILVER_METER_READINGS.keys
+
+
+@dataclass(frozen=True)
+class MeterSource:
+    """How a bronze meter source maps onto `silver.meter_readings`."""
+
+    name: str
+    bronze: TableContract
+    value_column: str
+    unit: str
+    commodity: str
+    interval_minutes: int
+
+
+UTILITY_DROPS = MeterSource(
+    name=utility_drops.SOURCE_NAME,
+    bronze=BRONZE_UTILITY_DROPS,
+    value_column="energy_wh",
+    unit=utility_drops.UNIT,
+    commodity=utility_drops.COMMODITY,
+    interval_minutes=utility_drops.INTERVAL_MINUTES,
+)
+
+
+@dataclass(frozen=True)
+class SnapshotReport:
+    source: str
+    bronze_version: int
+    rows_read: int
+    rows_inserted: int
+    rows_updated: int
+    silver_version: int | None
+    dates_touched: int
+
+
+def latest_by_arrival(bronze_df: DataFrame, source: MeterSource) -> DataFrame:
+    """One row per key: the version greatest in arrival order, plus `version_count`.
+
+    Input: bronze rows of one source. The max of a struct led by the ordering columns picks the
+    latest version in one aggregation (no sort per key).
+    """
+    ordering = source.bronze.ordering
+    payload = [c for c in (source.value_column, *LINEAGE_COLUMNS) if c not in ordering]
+    latest = F.max(F.struct(*ordering, *payload)).alias("latest")
+    return (
+        bronze_df.groupBy(*KEYS)
+        .agg(latest, F.count(F.lit(1)).alias("version_count"))
+        .select(*KEYS, "latest.*", "version_count")
+    )
+
+
+def to_silver_rows(latest_df: DataFrame, source: MeterSource) -> DataFrame:
+    """Latest versions as `silver.meter_readings` rows."""
+    return (
+        latest_df.withColumn("interval_date", interval_date_of(F.col("interval_start")))
+        .withColumn("value", F.col(source.value_column).cast("double"))
+        .withColumn("unit", F.lit(source.unit))
+        .withColumn("commodity", F.lit(source.commodity))
+        .withColumn("interval_minutes", F.lit(source.interval_minutes))
+        .withColumn("source", F.lit(source.name))
+        .select(*SILVER_METER_READINGS.column_names)
+    )
+
+
+def touched_candidates(bronze_df: DataFrame, new_rows_df: DataFrame, dates: list[date]) -> DataFrame:
+    """Every bronze version of the keys that new rows touch, read from the touched dates only."""
+    touched_keys = new_rows_df.select(*KEYS, "interval_date").distinct()
+    return bronze_df.filter(F.col("interval_date").isin(dates)).join(
+        touched_keys, on=[*KEYS, "interval_date"], how="left_semi"
+    )
+
+
+def merge_condition(dates: list[date]) -> str:
+    """Keys plus literal partition values, so Delta prunes the MERGE to the touched dates."""
+    literals = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
+    keys = " AND ".join(f"t.{k} = s.{k}" for k in KEYS)
+    return f"t.interval_date IN ({literals}) AND {keys}"
+
+
+# A matched row is rewritten only if the winning version or the count changed, so re-applying
+# the same update touches no file and commits nothing.
+CHANGED = (
+    "t._ingest_id <> s._ingest_id OR t._source_line <> s._source_line "
+    "OR t.version_count <> s.version_count"
+)
+
+
+def merge_into_silver(silver: DeltaTable, rows_df: DataFrame, dates: list[date]) -> None:
+    (
+        silver.alias("t")
+        .merge(rows_df.alias("s"), merge_condition(dates))
+        .whenMatchedUpdateAll(condition=CHANGED)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def _last_progress(lake: Lake, source: str) -> int | None:
+    row = (
+        lake.read(SNAPSHOT_PROGRESS).filter(F.col("source") == source)
+        .agg(F.max("bronze_version").alias("v")).first()
+    )
+    return None if row is None or row["v"] is None else int(row["v"])
+
+
+def _new_bronze_rows(lake: Lake, source: MeterSource, since: int | None, until: int) -> DataFrame:
+    path = lake.path(source.bronze)
+    if since is None:
+        return lake.spark.read.format("delta").option("versionAsOf", until).load(path)
+    return (
+        lake.spark.read.format("delta").option("readChangeFeed", "true")
+        .option("startingVersion", since + 1).option("endingVersion", until).load(path)
+        .filter(F.col("_change_type") == "insert")
+        .select(*source.bronze.column_names)
+    )
+
+
+def _verify(lake: Lake, silver: DeltaTable, version: int, previous: int, dates: list[date],
+            quality: QualitySettings) -> None:
+    """Runs silver's expectations on the touched dates; on failure restores the last version."""
+    scope = f"interval_date in {len(dates)} dates {min(dates)}..{max(dates)}"
+    touched = lake.read(SILVER_METER_READINGS, version).filter(F.col("interval_date").isin(dates))
+    results = run_expectations(touched, SILVER_METER_READINGS, quality)
+    lake.append_rows(
+        DQ_RESULTS, dq_result_rows(results, SILVER_METER_READINGS.qualified_name, version, scope)
+    )
+    if not all(r.success for r in results):
+        silver.restoreToVersion(previous)
+        raise_on_failure(results, SILVER_METER_READINGS.qualified_name)
+
+
+def _merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, int]:
+    last = silver.history(1).select("version", "operationMetrics").first()
+    assert last is not None
+    if int(last["version"]) == before:
+        return None, 0, 0
+    metrics = last["operationMetrics"]
+    return (int(last["version"]), int(metrics.get("numTargetRowsInserted", 0)),
+            int(metrics.get("numTargetRowsUpdated", 0)))
+
+
+def run_snapshot(lake: Lake, source: MeterSource = UTILITY_DROPS) -> SnapshotReport:
+    """Merges the bronze rows of `source` that arrived since the last run into silver."""
+    since = _last_progress(lake, source.name)
+    until = lake.version(source.bronze)
+    if since == until:
+        return SnapshotReport(source.name, until, 0, 0, 0, None, 0)
+    new_rows_df = _new_bronze_rows(lake, source, since, until).persist()
+    dates = [r["interval_date"] for r in new_rows_df.select("interval_date").distinct().collect()]
+    rows_read = new_rows_df.count()
+    silver = lake.ensure(SILVER_METER_READINGS)
+    before = lake.version(SILVER_METER_READINGS)
+    silver_version, inserted, updated = None, 0, 0
+    if dates:
+        bronze_df = lake.read(source.bronze, until)
+        rows_df = (
+            touched_candidates(bronze_df, new_rows_df, dates)
+            .transform(latest_by_arrival, source)
+            .transform(to_silver_rows, source)
+        )
+        merge_into_silver(silver, rows_df, dates)
+        silver_version, inserted, updated = _merge_metrics(silver, before)
+        if silver_version is not None:
+            _verify(lake, silver, silver_version, before, dates, lake.settings.quality)
+    new_rows_df.unpersist()
+    progress = (source.name, until, silver_version, rows_read, inserted, updated,
+                datetime.now(UTC))
+    lake.append_rows(SNAPSHOT_PROGRESS, [progress])
+    return SnapshotReport(source.name, until, rows_read, inserted, updated, silver_version,
+                          len(dates))

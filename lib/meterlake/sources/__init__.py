@@ -1,0 +1,1 @@
+"""One module per source: raw bytes to bronze rows plus quarantined rows."""

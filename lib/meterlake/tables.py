@@ -1,0 +1,336 @@
+"""Table contracts, declared once: name, schema, grain, keys, ordering, layout and properties.
+
+Readers and writers go through `meterlake.lake`, which checks a DataFrame against its contract
+before any write. Tables live at `<lake>/<layer>/<name>` and are registered as `<layer>.<name>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+
+class Retention(Enum):
+    """How long a table keeps Delta time travel."""
+
+    # Bronze, quarantine and ops logs: the audit trail itself; never vacuumed.
+    FOREVER = "forever"
+    # Silver and gold: `retention.time_travel_days` from the configuration.
+    CONFIGURED = "configured"
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A row-level check on a source's parsed staging rows: a row failing it is quarantined.
+
+    `is_violated` and `message` build Spark columns lazily (a Column needs a running session).
+    """
+
+    field: str
+    is_violated: Callable[[], Column]
+    message: Callable[[], Column]
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    """A table-level expectation, run with great-expectations after the table is written.
+
+    `expectation` names a class of `great_expectations.expectations`. With `max_per_unit`, one
+    range check runs per unit, its upper bound from `quality.max_value_per_unit`.
+    """
+
+    expectation: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    max_per_unit: bool = False
+
+
+@dataclass(frozen=True)
+class TableContract:
+    layer: str
+    name: str
+    schema: StructType
+    grain: str
+    keys: tuple[str, ...] = ()
+    ordering: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+    retention: Retention = Retention.FOREVER
+    properties: dict[str, str] = field(default_factory=dict)
+    row_rules: tuple[RowRule, ...] = ()
+    expectations: tuple[ExpectationSpec, ...] = ()
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    def path(self, lake_root: str) -> str:
+        return f"{lake_root.rstrip('/')}/{self.layer}/{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [f.name for f in self.schema.fields]
+
+
+def _field(name: str, kind: DataType, nullable: bool = True) -> StructField:
+    return StructField(name, kind, nullable)
+
+
+LINEAGE_FIELDS: tuple[StructField, ...] = (
+    _field("_ingest_id", StringType(), False),
+    _field("_source_file", StringType(), False),
+    _field("_source_line", IntegerType(), False),
+    _field("_received_at", TimestampType(), False),
+    _field("_file_sha256", StringType(), False),
+)
+LINEAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in LINEAGE_FIELDS)
+
+# Arrival order: the time the file was received, then the line inside it; the ingest id only
+# breaks ties between two files received in the same microsecond.
+ARRIVAL_ORDER: tuple[str, ...] = ("_received_at", "_source_line", "_ingest_id")
+
+_APPEND_ONLY = {"delta.appendOnly": "true"}
+
+
+def interval_date_of(interval_start: Column) -> Column:
+    """The UTC date partition of an interval: the one derivation every writer and MERGE uses.
+
+    Sessions run with spark.sql.session.timeZone=UTC (meterlake.spark), so to_date is UTC.
+    """
+    return F.to_date(interval_start)
+
+
+def _quoted(column: str) -> Column:
+    return F.concat(F.lit("'"), F.coalesce(F.col(column), F.lit("")), F.lit("'"))
+
+
+# Staging columns: the raw text fields of a line (`*_raw`), their count, and their parsed values.
+UTILITY_DROP_ROW_RULES: tuple[RowRule, ...] = (
+    RowRule(
+        "(line)",
+        lambda: F.col("field_count") != 4,
+        lambda: F.format_string("expected 4 fields, found %s", F.col("field_count_text")),
+    ),
+    RowRule(
+        "meter_id",
+        lambda: F.coalesce(F.trim(F.col("meter_id_raw")), F.lit("")) == "",
+        lambda: F.lit("meter_id is empty"),
+    ),
+    RowRule(
+        "interval_date_time",
+        lambda: F.col("interval_start").isNull(),
+        lambda: F.concat(
+            F.lit("not an ISO 8601 timestamp with a UTC offset: "), _quoted("interval_raw")
+        ),
+    ),
+    RowRule(
+        "interval_date_time",
+        lambda: F.unix_micros(F.col("interval_start")) % (15 * 60 * 1_000_000) != 0,
+        lambda: F.concat(F.lit("not on a 15-minute boundary: "), _quoted("interval_raw")),
+    ),
+    RowRule(
+        "energy_wh",
+        lambda: F.col("energy_wh").isNull(),
+        lambda: F.concat(F.lit("not a number: "), _quoted("energy_raw")),
+    ),
+    RowRule(
+        "energy_wh",
+        lambda: F.isnan(F.col("energy_wh")) | (F.abs(F.col("energy_wh")) == float("inf")),
+        lambda: F.concat(F.lit("not a finite number: "), _quoted("energy_raw")),
+    ),
+    RowRule(
+        "energy_wh",
+        lambda: F.col("energy_wh") < 0,
+        lambda: F.concat(F.lit("negative energy: "), _quoted("energy_raw")),
+    ),
+)
+
+BRONZE_UTILITY_DROPS = TableContract(
+    layer="bronze",
+    name="utility_drops",
+    schema=StructType([
+        _field("meter_id", StringType(), False),
+        _field("interval_start", TimestampType(), False),
+        _field("interval_date", DateType(), False),
+        _field("energy_wh", DoubleType(), False),
+        *LINEAGE_FIELDS,
+    ]),
+    grain="one row per valid line of every utility drop file ever received (every version)",
+    keys=("meter_id", "interval_start"),
+    ordering=ARRIVAL_ORDER,
+    partition_by=("interval_date",),
+    cluster_by=("meter_id",),
+    # The change feed lets `snapshot` read only the rows appended since its last run.
+    properties={**_APPEND_ONLY, "delta.enableChangeDataFeed": "true"},
+    row_rules=UTILITY_DROP_ROW_RULES,
+)
+
+QUARANTINE = TableContract(
+    layer="bronze",
+    name="quarantine",
+    schema=StructType([
+        _field("source", StringType(), False),
+        *LINEAGE_FIELDS,
+        _field("raw_line", StringType()),
+        _field("field", StringType(), False),
+        _field("reason", StringType(), False),
+    ]),
+    grain="one row per rejected line of a loaded file, with the raw text and why",
+    partition_by=("source",),
+    properties=_APPEND_ONLY,
+)
+
+SILVER_METER_READINGS = TableContract(
+    layer="silver",
+    name="meter_readings",
+    schema=StructType([
+        _field("meter_id", StringType(), False),
+        _field("interval_start", TimestampType(), False),
+        _field("interval_date", DateType(), False),
+        _field("value", DoubleType(), False),
+        _field("unit", StringType(), False),
+        _field("commodity", StringType(), False),
+        _field("interval_minutes", IntegerType(), False),
+        _field("source", StringType(), False),
+        _field("version_count", LongType(), False),
+        *LINEAGE_FIELDS,
+    ]),
+    grain="one row per (meter_id, interval_start): the latest-arrived version",
+    keys=("meter_id", "interval_start"),
+    ordering=ARRIVAL_ORDER,
+    partition_by=("interval_date",),
+    cluster_by=("meter_id",),
+    retention=Retention.CONFIGURED,
+    expectations=(
+        ExpectationSpec(
+            "ExpectCompoundColumnsToBeUnique", {"column_list": ["meter_id", "interval_start"]}
+        ),
+        *(
+            ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": column})
+            for column in ("meter_id", "interval_start", "value", "unit", "source", "_ingest_id")
+        ),
+        ExpectationSpec("ExpectColumnValuesToBeBetween", {"column": "value"}, max_per_unit=True),
+    ),
+)
+
+GOLD_METER_INTERVALS_15MIN = TableContract(
+    layer="gold",
+    name="meter_intervals_15min",
+    schema=StructType([
+        _field("meter_id", StringType(), False),
+        _field("interval_start", TimestampType(), False),
+        _field("interval_date", DateType(), False),
+        _field("energy_wh", DoubleType()),
+        _field("is_missing", BooleanType(), False),
+        _field("hour_start", TimestampType(), False),
+        _field("hour_mean_energy_wh", DoubleType()),
+    ]),
+    grain="one row per meter and 15-minute interval between its first and last reading",
+    keys=("meter_id", "interval_start"),
+    partition_by=("interval_date",),
+    cluster_by=("meter_id",),
+    retention=Retention.CONFIGURED,
+)
+
+INGEST_LOG = TableContract(
+    layer="ops",
+    name="ingest_log",
+    schema=StructType([
+        _field("batch", LongType(), False),
+        _field("ingest_id", StringType(), False),
+        _field("source", StringType(), False),
+        _field("original_name", StringType(), False),
+        _field("landing_path", StringType(), False),
+        _field("received_at", TimestampType(), False),
+        _field("sha256", StringType(), False),
+        _field("byte_size", LongType(), False),
+        _field("sender", StringType()),
+        _field("outcome", StringType(), False),
+        _field("reason", StringType()),
+        _field("rows_loaded", LongType(), False),
+        _field("rows_quarantined", LongType(), False),
+        _field("duplicate_of", StringType()),
+        _field("logged_at", TimestampType(), False),
+    ]),
+    grain="one row per received file: loaded, rejected or duplicate",
+    keys=("ingest_id",),
+    properties=_APPEND_ONLY,
+)
+
+INGEST_BATCHES = TableContract(
+    layer="ops",
+    name="ingest_batches",
+    schema=StructType([
+        _field("batch", LongType(), False),
+        _field("source", StringType(), False),
+        _field("ingest_ids", ArrayType(StringType(), False), False),
+        _field("planned_at", TimestampType(), False),
+    ]),
+    grain="one row per planned ingest batch; a batch without ingest_log rows is resumed",
+    keys=("source", "batch"),
+    properties=_APPEND_ONLY,
+)
+
+SNAPSHOT_PROGRESS = TableContract(
+    layer="ops",
+    name="snapshot_progress",
+    schema=StructType([
+        _field("source", StringType(), False),
+        _field("bronze_version", LongType(), False),
+        _field("silver_version", LongType()),
+        _field("rows_read", LongType(), False),
+        _field("rows_inserted", LongType(), False),
+        _field("rows_updated", LongType(), False),
+        _field("finished_at", TimestampType(), False),
+    ]),
+    grain="one row per snapshot run that merged something: the bronze version it reached",
+    keys=("source", "bronze_version"),
+    properties=_APPEND_ONLY,
+)
+
+DQ_RESULTS = TableContract(
+    layer="ops",
+    name="dq_results",
+    schema=StructType([
+        _field("checked_at", TimestampType(), False),
+        _field("table_name", StringType(), False),
+        _field("table_version", LongType(), False),
+        _field("scope", StringType(), False),
+        _field("expectation", StringType(), False),
+        _field("success", BooleanType(), False),
+        _field("element_count", LongType()),
+        _field("unexpected_count", LongType()),
+        _field("details", StringType()),
+    ]),
+    grain="one row per expectation evaluated on one table version",
+    properties=_APPEND_ONLY,
+)
+
+ALL_TABLES: tuple[TableContract, ...] = (
+    BRONZE_UTILITY_DROPS,
+    QUARANTINE,
+    SILVER_METER_READINGS,
+    GOLD_METER_INTERVALS_15MIN,
+    INGEST_LOG,
+    INGEST_BATCHES,
+    SNAPSHOT_PROGRESS,
+    DQ_RESULTS,
+)
