@@ -23,7 +23,6 @@ from meterlake.tables import (
     INGEST_BATCHES,
     INGEST_LOG,
     QUARANTINE,
-    TableContract,
 )
 
 LOADED, REJECTED, DUPLICATE = "loaded", "rejected", "duplicate"

@@ -7,8 +7,12 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from meterlake.config import ConfigError, Settings, load_settings
+from meterlake.config import ConfigError
+
+if TYPE_CHECKING:
+    from meterlake.lake import Lake
 
 
 def parse_instant(text: str) -> datetime:
@@ -24,17 +28,10 @@ def parse_instant(text: str) -> datetime:
     return value
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.conf)
-    return settings.with_lake(str(Path(args.lake).resolve())) if args.lake else settings
+def _lake(args: argparse.Namespace, app: str) -> Lake:
+    from meterlake.jobs_common import lake_from_args
 
-
-def _lake(args: argparse.Namespace, app: str):  # type: ignore[no-untyped-def]
-    from meterlake.lake import Lake
-    from meterlake.spark import build_session
-
-    settings = _settings(args)
-    return Lake(build_session(settings, f"meterlake-{app}"), settings)
+    return lake_from_args(args, app)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -210,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"meterlake: error: {error}", file=sys.stderr)
         return 2
     except RuntimeError as error:
-        # ExpectationFailed and friends: the message names the rule; a traceback adds nothing.
+        # ExpectationFailedError and friends: the message names the rule; a traceback adds nothing.
         print(f"meterlake: failed: {error}", file=sys.stderr)
         return 3
 

@@ -15,7 +15,7 @@ from meterlake.tables import Retention, TableContract
 FOREVER_INTERVAL = "interval 36500 days"
 
 
-class ContractViolation(ValueError):
+class ContractViolationError(ValueError):
     """A DataFrame does not match the table contract it is written to."""
 
 
@@ -32,7 +32,7 @@ def conform(df: DataFrame, contract: TableContract) -> DataFrame:
                 f"expected {expected.dataType.simpleString()}"
             )
     if problems:
-        raise ContractViolation(f"{contract.qualified_name}: {'; '.join(problems)}")
+        raise ContractViolationError(f"{contract.qualified_name}: {'; '.join(problems)}")
     return df.select(*contract.column_names)
 
 
@@ -55,6 +55,7 @@ class Lake:
     def __init__(self, spark: SparkSession, settings: Settings) -> None:
         self.spark = spark
         self.settings = settings
+        self._registered: set[str] = set()
 
     def path(self, contract: TableContract) -> str:
         return contract.path(self.settings.lake_root)
@@ -79,6 +80,9 @@ class Lake:
         return DeltaTable.forPath(self.spark, self.path(contract))
 
     def _register(self, contract: TableContract) -> None:
+        if contract.qualified_name in self._registered:
+            return
+        self._registered.add(contract.qualified_name)
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {contract.layer}")
         location = self.path(contract).replace("'", "\\'")
         self.spark.sql(

@@ -22,7 +22,7 @@ from meterlake.tables import QUARANTINE, ExpectationSpec, RowRule, TableContract
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
-class ExpectationFailed(RuntimeError):
+class ExpectationFailedError(RuntimeError):
     """A table-level expectation failed; the write it guarded was not published."""
 
 
@@ -81,7 +81,7 @@ def _expanded(
             yield spec, {"min_value": 0.0, "max_value": limit, "unit": unit}, unit
 
 
-def _gx_context():  # type: ignore[no-untyped-def]
+def _gx_context() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -91,8 +91,9 @@ def _gx_context():  # type: ignore[no-untyped-def]
     return context
 
 
-def _validate_suite(batch_definition, df: DataFrame, named: list[tuple[str, Any]]  # type: ignore[no-untyped-def]
-                    ) -> list[ExpectationResult]:
+def _validate_suite(
+    batch_definition: Any, df: DataFrame, named: list[tuple[str, Any]]
+) -> list[ExpectationResult]:
     import great_expectations as gx
 
     suite = gx.ExpectationSuite(name=f"suite_{len(named)}_{id(df)}")
@@ -160,4 +161,4 @@ def raise_on_failure(results: list[ExpectationResult], table_name: str) -> None:
         described = "; ".join(
             f"{r.expectation} failed ({r.unexpected_count} unexpected: {r.details})" for r in failed
         )
-        raise ExpectationFailed(f"{table_name}: {described}")
+        raise ExpectationFailedError(f"{table_name}: {described}")

@@ -95,7 +95,9 @@ def to_silver_rows(latest_df: DataFrame, source: MeterSource) -> DataFrame:
     )
 
 
-def touched_candidates(bronze_df: DataFrame, new_rows_df: DataFrame, dates: list[date]) -> DataFrame:
+def touched_candidates(
+    bronze_df: DataFrame, new_rows_df: DataFrame, dates: list[date]
+) -> DataFrame:
     """Every bronze version of the keys that new rows touch, read from the touched dates only."""
     touched_keys = new_rows_df.select(*KEYS, "interval_date").distinct()
     return bronze_df.filter(F.col("interval_date").isin(dates)).join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from pyspark.sql import SparkSession
 
@@ -54,6 +55,10 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         builder = builder.config("spark.jars", ",".join(str(p) for p in jar_paths()))
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
+    # PySpark turns collected timestamps into naive datetimes in the process's local zone; the
+    # driver runs in UTC so that what it prints and compares is UTC too.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -13,7 +13,6 @@ from typing import Any
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
-
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,

@@ -1,0 +1,49 @@
+"""One Spark session for the whole run (building one costs seconds); lakes under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from meterlake.config import Settings, SparkSettings
+from meterlake.lake import Lake
+from meterlake.spark import build_session
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+LEAP = FIXTURES / "leap"
+
+
+def test_settings(lake_root: Path) -> Settings:
+    """Local settings for a lake under `lake_root`: two cores, few partitions, no UI."""
+    root = str(lake_root)
+    return Settings(
+        lake_root=root,
+        landing_root=f"{root}/landing",
+        spark=SparkSettings(master="local[2]", shuffle_partitions=2,
+                            delta_snapshot_partitions=1, ui_enabled=False),
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    session = build_session(test_settings(tmp_path_factory.mktemp("session")), "meterlake-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake(spark: SparkSession, tmp_path: Path) -> Lake:
+    return Lake(spark, test_settings(tmp_path / "lake"))
+
+
+def lake_at(spark: SparkSession, root: Path, **quality: object) -> Lake:
+    """A Lake on `root`, optionally with other quality settings."""
+    settings = test_settings(root)
+    if quality:
+        settings = replace(settings, quality=replace(settings.quality, **quality))
+    return Lake(spark, settings)
