@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from meterlake.jobs_common import lake_from_args
-from meterlake.pipeline import ingest_paths
+from meterlake.pipeline import describe_ingest, ingest_paths
 
 
 def main() -> int:
@@ -21,7 +21,8 @@ def main() -> int:
     parser.add_argument("--sender")
     parser.add_argument("paths", nargs="+", type=Path)
     args = parser.parse_args()
-    print(ingest_paths(lake_from_args(args, "ingest"), args.paths, args.sender))
+    report = ingest_paths(lake_from_args(args, "ingest"), args.paths, args.sender)
+    print(describe_ingest(report))
     return 0
 
 

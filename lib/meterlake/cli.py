@@ -35,16 +35,17 @@ def _lake(args: argparse.Namespace, app: str) -> Lake:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from meterlake.pipeline import ingest_paths
+    from meterlake.pipeline import describe_ingest, ingest_paths
 
-    print(ingest_paths(_lake(args, "ingest"), args.paths, args.sender))
+    print(describe_ingest(ingest_paths(_lake(args, "ingest"), args.paths, args.sender)))
     return 0
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from meterlake.pipeline import snapshot
+    from meterlake.pipeline import describe_snapshot
+    from meterlake.silver import run_snapshot
 
-    print(snapshot(_lake(args, "snapshot")))
+    print(describe_snapshot(run_snapshot(_lake(args, "snapshot"))))
     return 0
 
 

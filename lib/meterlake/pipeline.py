@@ -16,11 +16,11 @@ from meterlake.sources import utility_drops
 from meterlake.tables import BRONZE_UTILITY_DROPS, INGEST_LOG, QUARANTINE, SILVER_METER_READINGS
 
 
-def ingest_paths(lake: Lake, paths: list[Path], sender: str | None = None) -> str:
+def ingest_paths(lake: Lake, paths: list[Path], sender: str | None = None) -> IngestReport:
     """Receives files (landing them unchanged, in order), then loads everything pending."""
     for path in expand_paths(paths):
         land_file(lake.settings.landing_root, utility_drops.SOURCE_NAME, path, sender)
-    return describe_ingest(ingest_pending(lake))
+    return ingest_pending(lake)
 
 
 def describe_ingest(report: IngestReport) -> str:
@@ -34,10 +34,6 @@ def describe_ingest(report: IngestReport) -> str:
         for f in report.files if f.outcome != LOADED
     ]
     return "\n".join(lines)
-
-
-def snapshot(lake: Lake) -> str:
-    return describe_snapshot(run_snapshot(lake))
 
 
 def describe_snapshot(report: SnapshotReport) -> str:
@@ -100,8 +96,8 @@ def lake_summary(lake: Lake) -> LakeSummary:
 def run_pipeline(lake: Lake, paths: list[Path], sender: str | None = None) -> str:
     """The main job: ingest, snapshot, grid, then the lake's summary."""
     return "\n".join([
-        ingest_paths(lake, paths, sender),
-        snapshot(lake),
+        describe_ingest(ingest_paths(lake, paths, sender)),
+        describe_snapshot(run_snapshot(lake)),
         describe_grid(run_grid(lake)),
         str(lake_summary(lake)),
     ])
