@@ -109,9 +109,10 @@ def split_duplicates(
 def _files_df(lake: Lake, files: list[LandedFile]) -> DataFrame:
     """One row per landed file: its bytes and lineage, read by Spark (works on any filesystem)."""
     lineage = lake.spark.createDataFrame(
-        [(f.ingest_id, f.original_name, f.received_at, f.sha256, f.landing_path) for f in files],
+        [(f.ingest_id, f.original_name, f.received_at, f.sha256, f.landing_path, f.byte_size)
+         for f in files],
         "_ingest_id string, _source_file string, _received_at timestamp, "
-        "_file_sha256 string, landing_path string",
+        "_file_sha256 string, landing_path string, byte_size long",
     )
     content = (
         lake.spark.read.format("binaryFile")

@@ -118,7 +118,13 @@ def interval_date_of(interval_start: Column) -> Column:
 
 
 def _quoted(column: str) -> Column:
-    return F.concat(F.lit("'"), F.coalesce(F.col(column), F.lit("")), F.lit("'"))
+    return F.coalesce(F.concat(F.lit("'"), F.col(column), F.lit("'")), F.lit("(empty)"))
+
+
+def _with_four_fields(check: Column) -> Column:
+    """Field rules speak only of lines with the right shape; the field-count rule covers the
+    others, whose fields cannot be trusted to be where they belong."""
+    return (F.col("field_count") == 4) & check
 
 
 # Staging columns: the raw text fields of a line (`*_raw`), their count, and their parsed values.
@@ -126,38 +132,42 @@ UTILITY_DROP_ROW_RULES: tuple[RowRule, ...] = (
     RowRule(
         "(line)",
         lambda: F.col("field_count") != 4,
-        lambda: F.format_string("expected 4 fields, found %s", F.col("field_count_text")),
+        lambda: F.format_string("expected 4 fields, found %d", F.col("field_count")),
     ),
     RowRule(
         "meter_id",
-        lambda: F.coalesce(F.trim(F.col("meter_id_raw")), F.lit("")) == "",
+        lambda: _with_four_fields(F.coalesce(F.trim(F.col("meter_id_raw")), F.lit("")) == ""),
         lambda: F.lit("meter_id is empty"),
     ),
     RowRule(
         "interval_date_time",
-        lambda: F.col("interval_start").isNull(),
+        lambda: _with_four_fields(F.col("interval_start").isNull()),
         lambda: F.concat(
             F.lit("not an ISO 8601 timestamp with a UTC offset: "), _quoted("interval_raw")
         ),
     ),
     RowRule(
         "interval_date_time",
-        lambda: F.unix_micros(F.col("interval_start")) % (15 * 60 * 1_000_000) != 0,
+        lambda: _with_four_fields(
+            F.unix_micros(F.col("interval_start")) % (15 * 60 * 1_000_000) != 0
+        ),
         lambda: F.concat(F.lit("not on a 15-minute boundary: "), _quoted("interval_raw")),
     ),
     RowRule(
         "energy_wh",
-        lambda: F.col("energy_wh").isNull(),
+        lambda: _with_four_fields(F.col("energy_wh").isNull()),
         lambda: F.concat(F.lit("not a number: "), _quoted("energy_raw")),
     ),
     RowRule(
         "energy_wh",
-        lambda: F.isnan(F.col("energy_wh")) | (F.abs(F.col("energy_wh")) == float("inf")),
+        lambda: _with_four_fields(
+            F.isnan(F.col("energy_wh")) | (F.abs(F.col("energy_wh")) == float("inf"))
+        ),
         lambda: F.concat(F.lit("not a finite number: "), _quoted("energy_raw")),
     ),
     RowRule(
         "energy_wh",
-        lambda: F.col("energy_wh") < 0,
+        lambda: _with_four_fields(F.col("energy_wh") < 0),
         lambda: F.concat(F.lit("negative energy: "), _quoted("energy_raw")),
     ),
 )

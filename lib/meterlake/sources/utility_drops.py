@@ -18,11 +18,9 @@ COMMODITY = "electricity"
 INTERVAL_MINUTES = 15
 EXPECTED_HEADER = ",meter_id,interval_date_time,energy_wh"
 
-# More slots than fields so a line with extra fields is seen, not silently truncated.
-_FIELD_SLOTS = 8
-_CSV_SCHEMA = ", ".join(f"f{i} STRING" for i in range(_FIELD_SLOTS))
-# An empty field must stay "" (a present but empty value), not become null (an absent field).
-_CSV_OPTIONS = {"nullValue": "\u0001", "emptyValue": ""}
+_CSV_SCHEMA = "f0 STRING, f1 STRING, f2 STRING, f3 STRING"
+# Quoted fields may hold commas; remove them before counting the separators.
+_QUOTED_FIELD = r'"([^"]|"")*"'
 _TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "yyyy-MM-dd'T'HH:mm:ssXXX")
 _BOM = "\ufeff"
 
@@ -30,15 +28,17 @@ _BOM = "\ufeff"
 def with_file_verdict(files_df: DataFrame) -> DataFrame:
     """Adds `text` and `rejection` (null when the file as a whole is acceptable).
 
-    Input: one row per file with `content` (binary). A file is rejected whole when it is empty,
-    not UTF-8 text, contains NUL bytes, or its first line is not the expected header.
+    Input: one row per file with `byte_size` (as landed) and `content` (binary, null where Spark
+    returned no content: it skips empty files). A file is rejected whole when it is empty, could
+    not be read, is not UTF-8 text, contains NUL bytes, or its first line is not the header.
     """
     text = F.col("content").cast("string")
     first_line = F.regexp_replace(
         F.substring_index(F.regexp_replace(text, f"^{_BOM}", ""), "\n", 1), "\r$", ""
     )
     rejection = (
-        F.when(F.length("content") == 0, F.lit("file is empty"))
+        F.when(F.col("byte_size") == 0, F.lit("file is empty"))
+        .when(F.col("content").isNull(), F.lit("landed file could not be read"))
         .when(~F.is_valid_utf8(text), F.lit("not a text file: invalid UTF-8"))
         .when(F.instr(text, "\u0000") > 0, F.lit("not a text file: contains NUL bytes"))
         .when(
@@ -76,22 +76,15 @@ def _parsed_timestamp(raw: Column) -> Column:
 def parse_lines(lines_df: DataFrame) -> DataFrame:
     """Splits each `raw_line` into its fields and parses them; nothing is dropped here.
 
-    Adds `field_count` (and its text, `8+` when there are more than fit), the raw fields
-    `meter_id_raw`, `interval_raw`, `energy_raw`, and the parsed `meter_id`, `interval_start`,
-    `energy_wh` (null where unparseable; the row rules say why).
+    Adds `field_count`, the raw fields `meter_id_raw`, `interval_raw`, `energy_raw` (null when
+    empty), and the parsed `meter_id`, `interval_start`, `energy_wh` (null where unparseable;
+    the row rules say why).
     """
-    fields = F.from_csv(F.col("raw_line"), _CSV_SCHEMA, _CSV_OPTIONS)
-    slots = [F.col("fields")[f"f{i}"] for i in range(_FIELD_SLOTS)]
-    field_count = sum((F.when(slot.isNotNull(), 1).otherwise(0) for slot in slots), F.lit(0))
+    unquoted = F.regexp_replace(F.col("raw_line"), _QUOTED_FIELD, "")
+    slots = [F.col("fields")[f"f{i}"] for i in range(4)]
     return (
-        lines_df.withColumn("fields", fields)
-        .withColumn("field_count", field_count)
-        .withColumn(
-            "field_count_text",
-            F.when(F.col("field_count") == _FIELD_SLOTS, F.lit(f"{_FIELD_SLOTS}+")).otherwise(
-                F.col("field_count").cast("string")
-            ),
-        )
+        lines_df.withColumn("fields", F.from_csv(F.col("raw_line"), _CSV_SCHEMA))
+        .withColumn("field_count", F.size(F.split(unquoted, ",", -1)))
         .withColumn("meter_id_raw", slots[1])
         .withColumn("interval_raw", slots[2])
         .withColumn("energy_raw", slots[3])
