@@ -1,0 +1,95 @@
+"""A failing expectation stops publication and names the rule; a crashed ingest resumes its
+planned batch without loading anything twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from meterlake.bronze import ingest_pending
+from meterlake.lake import Lake
+from meterlake.pipeline import ingest_paths
+from meterlake.quality import ExpectationFailedError
+from meterlake.receive.landing import land_file
+from meterlake.silver import run_snapshot
+from meterlake.tables import (
+    BRONZE_UTILITY_DROPS,
+    DQ_RESULTS,
+    INGEST_BATCHES,
+    INGEST_LOG,
+    SILVER_METER_READINGS,
+    SNAPSHOT_PROGRESS,
+)
+from tests.conftest import LEAP, lake_at
+from tests.integration.fixture_data import csv_rows
+
+INPUT_0 = LEAP / "input_0.csv"
+RANGE_CHECK = "ExpectColumnValuesToBeBetween(column=value, min_value=0.0, max_value=500.0, unit=Wh)"
+
+
+def test_failing_expectation_stops_publication_and_names_the_rule(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    strict = lake_at(spark, tmp_path / "lake", max_value_per_unit={"Wh": 500.0})
+    ingest_paths(strict, [INPUT_0])
+    with pytest.raises(ExpectationFailedError, match=r"ExpectColumnValuesToBeBetween\(column="
+                       r"value, min_value=0\.0, max_value=500\.0, unit=Wh\) failed"):
+        run_snapshot(strict)
+    assert strict.read(SILVER_METER_READINGS).isEmpty()
+    assert strict.read(SNAPSHOT_PROGRESS).isEmpty()
+    over = sum(1 for row in csv_rows(INPUT_0) if row[2] > 500.0)
+    failed = strict.read(DQ_RESULTS).filter(~F.col("success")).select(
+        "expectation", "unexpected_count", "table_name").collect()
+    assert [tuple(r) for r in failed] == [(RANGE_CHECK, over, "silver.meter_readings")]
+
+    relaxed = lake_at(spark, tmp_path / "lake")
+    report = run_snapshot(relaxed)
+    assert (report.rows_read, report.rows_inserted) == (124, 124)
+    assert relaxed.read(SILVER_METER_READINGS).count() == 124
+    assert relaxed.read(DQ_RESULTS).filter(~F.col("success")).count() == 1
+
+
+class _CrashOnLogWrite:
+    """Fails the first write to ops.ingest_log, as a driver killed after the bronze commit."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.append = lake.append
+        self.crashed = False
+
+    def __call__(self, contract, df, txn=None) -> None:  # type: ignore[no-untyped-def]
+        if contract is INGEST_LOG and not self.crashed:
+            self.crashed = True
+            raise RuntimeError("driver lost")
+        self.append(contract, df, txn=txn)
+
+
+def test_crashed_ingest_resumes_its_batch_without_loading_twice(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = lake_at(spark, tmp_path / "lake")
+    for name in ("input_0.csv", "input_1.csv"):
+        land_file(lake.settings.landing_root, "utility_drops", LEAP / name)
+    monkeypatch.setattr(lake, "append", _CrashOnLogWrite(lake))
+    with pytest.raises(RuntimeError, match="driver lost"):
+        ingest_pending(lake)
+    assert lake.read(INGEST_LOG).isEmpty()
+    # A file that lands after the crash waits for the next batch instead of joining this one.
+    land_file(lake.settings.landing_root, "utility_drops", LEAP / "input_2.csv")
+
+    resumed = ingest_pending(lake)
+    assert (resumed.batch, [f.landed.original_name for f in resumed.files]) == (
+        0, ["input_0.csv", "input_1.csv"]
+    )
+    following = ingest_pending(lake)
+    assert (following.batch, [f.landed.original_name for f in following.files]) == (
+        1, ["input_2.csv"]
+    )
+    lines = lake.read(BRONZE_UTILITY_DROPS).groupBy("_source_file", "_source_line").count()
+    assert lines.filter(F.col("count") > 1).isEmpty()
+    expected = {(r[3], r[4]) for n in ("input_0.csv", "input_1.csv", "input_2.csv")
+                for r in csv_rows(LEAP / n)}
+    assert {(r[0], r[1]) for r in lines.collect()} == expected
+    assert sorted(r["batch"] for r in lake.read(INGEST_BATCHES).collect()) == [0, 1]
