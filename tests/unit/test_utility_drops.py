@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import pytest
-from chispa import DataFramesNotEqualError, assert_df_equality
+from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from meterlake.quality import filter_valid, to_quarantine_rows, with_violations
@@ -23,19 +22,23 @@ RECEIVED = datetime(2020, 6, 2, 8, 0)
 LINEAGE_DDL = "_ingest_id STRING, _source_file STRING, _received_at TIMESTAMP, _file_sha256 STRING"
 
 
-def _verdicts(spark: SparkSession, files: list[tuple[str, bytes]]) -> DataFrame:
-    rows = [(name, bytearray(content)) for name, content in files]
-    files_df = spark.createDataFrame(rows, "name STRING, content BINARY")
+def _verdicts(spark: SparkSession, files: list[tuple[str, int, bytes | None]]) -> DataFrame:
+    rows = [(name, size, None if c is None else bytearray(c)) for name, size, c in files]
+    files_df = spark.createDataFrame(rows, "name STRING, byte_size BIGINT, content BINARY")
     return with_file_verdict(files_df).select("name", "rejection")
+
+
+def _file(name: str, content: bytes) -> tuple[str, int, bytes]:
+    return name, len(content), content
 
 
 def test_with_file_verdict_accepts_well_formed_files(spark: SparkSession) -> None:
     line = "0,m1,2020-06-01T00:15:00.000Z,312.4"
     actual_df = _verdicts(spark, [
-        ("lf.csv", f"{HEADER}\n{line}\n".encode()),
-        ("crlf.csv", f"{HEADER}\r\n{line}\r\n".encode()),
-        ("bom.csv", f"\ufeff{HEADER}\n{line}\n".encode()),
-        ("header_only.csv", HEADER.encode()),
+        _file("lf.csv", f"{HEADER}\n{line}\n".encode()),
+        _file("crlf.csv", f"{HEADER}\r\n{line}\r\n".encode()),
+        _file("bom.csv", f"\ufeff{HEADER}\n{line}\n".encode()),
+        _file("header_only.csv", HEADER.encode()),
     ])
     expected_df = spark.createDataFrame(
         [("lf.csv", None), ("crlf.csv", None), ("bom.csv", None), ("header_only.csv", None)],
@@ -46,15 +49,17 @@ def test_with_file_verdict_accepts_well_formed_files(spark: SparkSession) -> Non
 
 def test_with_file_verdict_rejects_whole_files(spark: SparkSession) -> None:
     actual_df = _verdicts(spark, [
-        ("empty.csv", b""),
-        ("utf16.csv", b"\xff\xfe,\x00m\x00e\x00"),
-        ("nul.csv", f"{HEADER}\n0,m\x001,2020-06-01T00:15:00.000Z,1\n".encode()),
-        ("header.csv", b"meter_id,interval_date_time,energy_wh\r\n0,m1,x,1\n"),
-        ("data_first.csv", b"0,m1,2020-06-01T00:15:00.000Z,1\n"),
+        ("empty.csv", 0, None),
+        ("unread.csv", 120, None),
+        _file("utf16.csv", b"\xff\xfe,\x00m\x00e\x00"),
+        _file("nul.csv", f"{HEADER}\n0,m\x001,2020-06-01T00:15:00.000Z,1\n".encode()),
+        _file("header.csv", b"meter_id,interval_date_time,energy_wh\r\n0,m1,x,1\n"),
+        _file("data_first.csv", b"0,m1,2020-06-01T00:15:00.000Z,1\n"),
     ])
     expected_df = spark.createDataFrame(
         [
             ("empty.csv", "file is empty"),
+            ("unread.csv", "landed file could not be read"),
             ("utf16.csv", "not a text file: invalid UTF-8"),
             ("nul.csv", "not a text file: contains NUL bytes"),
             ("header.csv",
@@ -106,60 +111,60 @@ def _expected_quarantine(spark: SparkSession, rows: list[tuple[int, str, str]]) 
 
 def test_bad_meter_and_timestamp_lines_are_quarantined_with_reasons(spark: SparkSession) -> None:
     actual_df = _quarantined(spark, [
-        '0,"",2020-06-01T00:15:00.000Z,1.0',
-        "1,m1,2020-13-45T99:00:00.000Z,1.0",
-        "2,m1,2020-06-01T00:15:00,1.0",
-        "3,m1,2020-06-01T00:07:00.000Z,1.0",
-        "4,m1, ,1.0",
+        "0,,2020-06-01T00:15:00.000Z,1.0",
+        '1,"",2020-06-01T00:15:00.000Z,1.0',
+        "2,m1,2020-13-45T99:00:00.000Z,1.0",
+        "3,m1,2020-06-01T00:15:00,1.0",
+        "4,m1,2020-06-01T00:07:00.000Z,1.0",
+        "5,m1,,1.0",
     ])
     ts = "interval_date_time: not an ISO 8601 timestamp with a UTC offset"
     expected_df = _expected_quarantine(spark, [
         (2, "meter_id", "meter_id: meter_id is empty"),
-        (3, "interval_date_time", f"{ts}: '2020-13-45T99:00:00.000Z'"),
-        (4, "interval_date_time", f"{ts}: '2020-06-01T00:15:00'"),
-        (5, "interval_date_time",
+        (3, "meter_id", "meter_id: meter_id is empty"),
+        (4, "interval_date_time", f"{ts}: '2020-13-45T99:00:00.000Z'"),
+        (5, "interval_date_time", f"{ts}: '2020-06-01T00:15:00'"),
+        (6, "interval_date_time",
          "interval_date_time: not on a 15-minute boundary: '2020-06-01T00:07:00.000Z'"),
-        (6, "interval_date_time", f"{ts}: ' '"),
+        (7, "interval_date_time", f"{ts}: (empty)"),
     ])
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DataFramesNotEqualError,
-    reason="lib bug: from_csv turns an unquoted empty field into null, so parse_lines counts "
-    "'0,,t,1' as 3 fields and '0,m1,t,1,' as 4 (the latter passes every rule)",
-)
-def test_unquoted_empty_fields_still_count_as_fields(spark: SparkSession) -> None:
-    actual_df = _quarantined(spark, [
-        "0,,2020-06-01T00:15:00.000Z,1.0",
-        "1,m1,2020-06-01T00:15:00.000Z,1.0,",
-    ])
-    expected_df = _expected_quarantine(spark, [
-        (2, "meter_id", "meter_id: meter_id is empty"),
-        (3, "(line)", "(line): expected 4 fields, found 5"),
-    ])
-    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
-
-
-def test_bad_energy_and_field_count_lines_are_quarantined(spark: SparkSession) -> None:
+def test_bad_energy_lines_are_quarantined_with_reasons(spark: SparkSession) -> None:
     actual_df = _quarantined(spark, [
         "0,m1,2020-06-01T00:15:00.000Z,n/a",
         "1,m1,2020-06-01T00:15:00.000Z,NaN",
         "2,m1,2020-06-01T00:15:00.000Z,-12.5",
-        "3,m1,2020-06-01T00:15:00.000Z",
-        "4,m1,2020-06-01T00:15:00.000Z,1.0,extra",
-        "5,m1,2020-06-01T00:07:00.000Z,-1",
+        "3,m1,2020-06-01T00:15:00.000Z,",
+        "4,m1,2020-06-01T00:07:00.000Z,-1",
     ])
     expected_df = _expected_quarantine(spark, [
         (2, "energy_wh", "energy_wh: not a number: 'n/a'"),
         (3, "energy_wh", "energy_wh: not a finite number: 'NaN'"),
         (4, "energy_wh", "energy_wh: negative energy: '-12.5'"),
-        (5, "(line)", "(line): expected 4 fields, found 3; energy_wh: not a number: ''"),
-        (6, "(line)", "(line): expected 4 fields, found 5"),
-        (7, "interval_date_time",
+        (5, "energy_wh", "energy_wh: not a number: (empty)"),
+        (6, "interval_date_time",
          "interval_date_time: not on a 15-minute boundary: '2020-06-01T00:07:00.000Z'; "
          "energy_wh: negative energy: '-1'"),
+    ])
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_wrong_field_counts_are_quarantined_as_whole_lines(spark: SparkSession) -> None:
+    actual_df = _quarantined(spark, [
+        "0,m1,2020-06-01T00:15:00.000Z",
+        "1,m1,2020-06-01T00:15:00.000Z,1.0,extra",
+        "2,m1,2020-06-01T00:15:00.000Z,1.0,",
+        "3,m1,2020-06-01T00:15:00.000Z,1.0,,,,,,,,",
+        "4,,not-a-time,-1,x",
+    ])
+    expected_df = _expected_quarantine(spark, [
+        (2, "(line)", "(line): expected 4 fields, found 3"),
+        (3, "(line)", "(line): expected 4 fields, found 5"),
+        (4, "(line)", "(line): expected 4 fields, found 5"),
+        (5, "(line)", "(line): expected 4 fields, found 12"),
+        (6, "(line)", "(line): expected 4 fields, found 5"),
     ])
     assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
 
@@ -182,6 +187,7 @@ def test_valid_lines_are_parsed_to_utc_values(spark: SparkSession) -> None:
         "2,m3,2020-06-01T02:15:00+02:00,1.5",
         '3,"abc",2020-06-01T00:45:00.000Z,7',
         "4, m5 ,2020-06-01T23:45:00.000Z, 2e3 ",
+        '5,"a,b",2020-06-01T01:00:00.000Z,1',
     ])
     actual_df = filter_valid(checked_df).select(
         "_source_line", "meter_id", "interval_start", "energy_wh"
@@ -193,6 +199,7 @@ def test_valid_lines_are_parsed_to_utc_values(spark: SparkSession) -> None:
             (4, "m3", datetime(2020, 6, 1, 0, 15), 1.5),
             (5, "abc", datetime(2020, 6, 1, 0, 45), 7.0),
             (6, "m5", datetime(2020, 6, 1, 23, 45), 2000.0),
+            (7, "a,b", datetime(2020, 6, 1, 1, 0), 1.0),
         ],
         "_source_line INT, meter_id STRING, interval_start TIMESTAMP, energy_wh DOUBLE",
     )
