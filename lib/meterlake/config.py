@@ -68,12 +68,13 @@ def _absolute(location: str) -> str:
     return str(Path(location).expanduser().resolve())
 
 
-def _require(section: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+def _require(section: Mapping[str, Any], key: str, kind: type, where: str, path: str) -> Any:
+    """`section[key]` if it is a `kind`; errors name the file and the dotted key."""
     value = section[key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise ConfigError(f"{where}: '{key}' must be {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{where}: '{path}{key}' must be {kind.__name__}, got {value!r}")
     return value
 
 
@@ -95,17 +96,20 @@ def _spark_settings(raw: Mapping[str, Any], where: str) -> SparkSettings:
     master = section.get("master", defaults.master)
     if master is not None and not isinstance(master, str):
         raise ConfigError(f"{where}: 'spark.master' must be a string or null, got {master!r}")
-    conf = _section(section, "conf", f"{where} spark")
+    conf = _section(section, "conf", where)
     settings = SparkSettings(
         master=master,
         shuffle_partitions=defaults.shuffle_partitions,
         delta_snapshot_partitions=defaults.delta_snapshot_partitions,
-        ui_enabled=bool(section.get("ui_enabled", defaults.ui_enabled)),
+        ui_enabled=(
+            _require(section, "ui_enabled", bool, where, "spark.")
+            if "ui_enabled" in section else defaults.ui_enabled
+        ),
         conf={str(k): str(v) for k, v in conf.items()},
     )
     for key in ("shuffle_partitions", "delta_snapshot_partitions"):
         if key in section:
-            value = _require(section, key, int, f"{where} spark")
+            value = _require(section, key, int, where, "spark.")
             if value < 1:
                 raise ConfigError(f"{where}: 'spark.{key}' must be at least 1, got {value}")
             settings = replace(settings, **{key: value})
@@ -116,7 +120,7 @@ def _retention_settings(raw: Mapping[str, Any], where: str) -> RetentionSettings
     section = _section(raw, "retention", where)
     if "time_travel_days" not in section:
         return RetentionSettings()
-    days = _require(section, "time_travel_days", int, f"{where} retention")
+    days = _require(section, "time_travel_days", int, where, "retention.")
     if days < 7:
         raise ConfigError(f"{where}: 'retention.time_travel_days' must be at least 7, got {days}")
     return RetentionSettings(time_travel_days=days)
@@ -126,8 +130,11 @@ def _quality_settings(raw: Mapping[str, Any], where: str) -> QualitySettings:
     section = _section(raw, "quality", where)
     if "max_value_per_unit" not in section:
         return QualitySettings()
-    limits = _section(section, "max_value_per_unit", f"{where} quality")
-    parsed = {str(unit): _require(limits, unit, float, f"{where} quality") for unit in limits}
+    limits = _section(section, "max_value_per_unit", where)
+    parsed = {
+        str(unit): _require(limits, unit, float, where, "quality.max_value_per_unit.")
+        for unit in limits
+    }
     return QualitySettings(max_value_per_unit=parsed)
 
 

@@ -26,7 +26,7 @@ def conform(df: DataFrame, contract: TableContract) -> DataFrame:
     for expected in contract.schema.fields:
         if expected.name not in actual:
             problems.append(f"missing column '{expected.name}'")
-        elif actual[expected.name] != expected.dataType:
+        elif actual[expected.name].simpleString() != expected.dataType.simpleString():
             problems.append(
                 f"column '{expected.name}' is {actual[expected.name].simpleString()}, "
                 f"expected {expected.dataType.simpleString()}"
@@ -80,15 +80,23 @@ class Lake:
         return DeltaTable.forPath(self.spark, self.path(contract))
 
     def _register(self, contract: TableContract) -> None:
+        """Registers `<layer>.<name>` in the session catalog, pointing at this lake's path."""
         if contract.qualified_name in self._registered:
             return
         self._registered.add(contract.qualified_name)
+        name, location = contract.qualified_name, self.path(contract)
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {contract.layer}")
-        location = self.path(contract).replace("'", "\\'")
-        self.spark.sql(
-            f"CREATE TABLE IF NOT EXISTS {contract.qualified_name} USING DELTA "
-            f"LOCATION '{location}'"
-        )
+        if self.spark.catalog.tableExists(name):
+            registered = self.spark.sql(f"DESCRIBE DETAIL {name}").first()
+            if registered is not None and registered["location"].rstrip("/").endswith(
+                location.rstrip("/")
+            ):
+                return
+            # Another lake of this session held the name: re-point it (data is never touched,
+            # the table is external).
+            self.spark.sql(f"DROP TABLE {name}")
+        escaped = location.replace("'", "\\'")
+        self.spark.sql(f"CREATE TABLE {name} USING DELTA LOCATION '{escaped}'")
 
     def read(self, contract: TableContract, version: int | None = None) -> DataFrame:
         self.ensure(contract)

@@ -91,11 +91,11 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         ("lake_root: /l\nspark:\n  shuffle_partitions: 0\n",
          ": 'spark.shuffle_partitions' must be at least 1, got 0"),
         ("lake_root: /l\nspark:\n  shuffle_partitions: four\n",
-         " spark: 'shuffle_partitions' must be int, got 'four'"),
+         ": 'spark.shuffle_partitions' must be int, got 'four'"),
         ("lake_root: /l\nspark:\n  delta_snapshot_partitions: true\n",
-         " spark: 'delta_snapshot_partitions' must be int, got True"),
+         ": 'spark.delta_snapshot_partitions' must be int, got True"),
         ("lake_root: /l\nretention:\n  time_travel_days: '30'\n",
-         " retention: 'time_travel_days' must be int, got '30'"),
+         ": 'retention.time_travel_days' must be int, got '30'"),
         ("lake_root: /l\nspark:\n  executors: 2\n", ": unknown keys in 'spark': ['executors']"),
         ("lake_root: /l\nquality: [Wh]\n", ": 'quality' must be a mapping, got ['Wh']"),
     ],
@@ -109,12 +109,6 @@ def test_errors_name_the_file_and_the_key(tmp_path: Path, text: str, message: st
         load_settings(conf, env={})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="lib bug: spark.ui_enabled is passed through bool(), so the string 'false' "
-    "enables the UI instead of raising ConfigError",
-)
 def test_quoted_boolean_is_rejected(tmp_path: Path) -> None:
     conf = _conf(tmp_path, "lake_root: /l\nspark:\n  ui_enabled: 'false'\n")
     with pytest.raises(ConfigError, match=re.escape(f"{conf}") + ".*ui_enabled"):

@@ -188,6 +188,7 @@ def test_valid_lines_are_parsed_to_utc_values(spark: SparkSession) -> None:
         '3,"abc",2020-06-01T00:45:00.000Z,7',
         "4, m5 ,2020-06-01T23:45:00.000Z, 2e3 ",
         '5,"a,b",2020-06-01T01:00:00.000Z,1',
+        '6,"x""y",2020-06-01T01:15:00.000Z,2',
     ])
     actual_df = filter_valid(checked_df).select(
         "_source_line", "meter_id", "interval_start", "energy_wh"
@@ -200,6 +201,7 @@ def test_valid_lines_are_parsed_to_utc_values(spark: SparkSession) -> None:
             (5, "abc", datetime(2020, 6, 1, 0, 45), 7.0),
             (6, "m5", datetime(2020, 6, 1, 23, 45), 2000.0),
             (7, "a,b", datetime(2020, 6, 1, 1, 0), 1.0),
+            (8, 'x"y', datetime(2020, 6, 1, 1, 15), 2.0),
         ],
         "_source_line INT, meter_id STRING, interval_start TIMESTAMP, energy_wh DOUBLE",
     )

@@ -19,6 +19,8 @@ INTERVAL_MINUTES = 15
 EXPECTED_HEADER = ",meter_id,interval_date_time,energy_wh"
 
 _CSV_SCHEMA = "f0 STRING, f1 STRING, f2 STRING, f3 STRING"
+# RFC 4180: a quote inside a quoted field is doubled (Spark's default escape is a backslash).
+_CSV_OPTIONS = {"escape": '"'}
 # Quoted fields may hold commas; remove them before counting the separators.
 _QUOTED_FIELD = r'"([^"]|"")*"'
 _TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "yyyy-MM-dd'T'HH:mm:ssXXX")
@@ -83,7 +85,7 @@ def parse_lines(lines_df: DataFrame) -> DataFrame:
     unquoted = F.regexp_replace(F.col("raw_line"), _QUOTED_FIELD, "")
     slots = [F.col("fields")[f"f{i}"] for i in range(4)]
     return (
-        lines_df.withColumn("fields", F.from_csv(F.col("raw_line"), _CSV_SCHEMA))
+        lines_df.withColumn("fields", F.from_csv(F.col("raw_line"), _CSV_SCHEMA, _CSV_OPTIONS))
         .withColumn("field_count", F.size(F.split(unquoted, ",", -1)))
         .withColumn("meter_id_raw", slots[1])
         .withColumn("interval_raw", slots[2])

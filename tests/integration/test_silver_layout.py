@@ -1,0 +1,56 @@
+"""The MERGE rewrites only files of the date partitions its update touches, and the tables are
+registered in the session catalog under <layer>.<name>."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from meterlake.lake import Lake
+from meterlake.pipeline import ingest_paths
+from meterlake.silver import run_snapshot
+from meterlake.tables import SILVER_METER_READINGS
+from tests.conftest import LEAP, lake_at
+from tests.integration.fixture_data import write_drop
+
+METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
+
+
+def _commit_actions(lake: Lake, version: int) -> list[dict]:
+    log = Path(lake.path(SILVER_METER_READINGS)) / "_delta_log" / f"{version:020d}.json"
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_merge_rewrites_only_the_touched_partition(spark: SparkSession, tmp_path: Path) -> None:
+    lake = lake_at(spark, tmp_path / "lake")
+    ingest_paths(lake, [LEAP])
+    run_snapshot(lake)
+    files_before = Counter(
+        path.split("interval_date=")[1].split("/")[0]
+        for path in lake.read(SILVER_METER_READINGS).inputFiles()
+    )
+    assert len(files_before) == 7
+    correction = write_drop(tmp_path / "fix.csv", [(METER, "2020-06-03T03:00:00.000Z", "1.5")])
+    ingest_paths(lake, [correction])
+    report = run_snapshot(lake)
+    assert (report.rows_inserted, report.rows_updated, report.dates_touched) == (0, 1, 1)
+    actions = _commit_actions(lake, report.silver_version or -1)
+    removed = [a["remove"]["path"] for a in actions if "remove" in a]
+    added = [a["add"]["path"] for a in actions if "add" in a]
+    assert removed and all(p.startswith("interval_date=2020-06-03/") for p in removed)
+    assert len(removed) <= files_before["2020-06-03"]
+    assert len(added) == 1 and added[0].startswith("interval_date=2020-06-03/")
+
+
+def test_tables_are_registered_in_the_catalog(spark: SparkSession, tmp_path: Path) -> None:
+    first, second = lake_at(spark, tmp_path / "one"), lake_at(spark, tmp_path / "two")
+    ingest_paths(first, [LEAP / "input_0.csv"])
+    run_snapshot(first)
+    assert spark.table("silver.meter_readings").count() == 124
+    ingest_paths(second, [LEAP / "input_1.csv"])
+    run_snapshot(second)
+    assert spark.table("silver.meter_readings").count() == 125
+    assert spark.table("bronze.utility_drops").count() == 125
