@@ -38,7 +38,7 @@ test-fast: setup ## Unit and integration tests, without the slow end-to-end suit
 
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check lib jobs tests bench
-	$(BIN)/mypy lib
+	$(BIN)/mypy lib bench
 
 bench: setup ## Benchmarks (bench/)
 	$(BIN)/python -m bench.run

@@ -60,7 +60,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     from meterlake.maintenance import run_optimize
 
-    for report in run_optimize(_lake(args, "optimize"), args.since, args.vacuum):
+    for report in run_optimize(_lake(args, "optimize"), args.since, args.vacuum, args.bronze):
         print(f"{report.table}: {report.files_removed} files compacted into "
               f"{report.files_added}{', vacuumed' if report.vacuumed else ''}")
     return 0
@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--since", help="only date partitions from this date (YYYY-MM-DD)")
     optimize.add_argument("--vacuum", action="store_true",
                           help="also vacuum silver and gold at their retention (never bronze)")
+    optimize.add_argument("--bronze", action="store_true",
+                          help="also compact bronze (its replaced files are kept forever)")
     optimize.set_defaults(handler=cmd_optimize)
     _add_generate(sub)
     _add_audit(sub)

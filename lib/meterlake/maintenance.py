@@ -1,7 +1,8 @@
 """Table maintenance, a job of its own so it never races the MERGE: compaction and clustering.
 
-Bronze is compacted but never vacuumed (it is the audit trail). Silver and gold are compacted,
-Z-ordered by meter inside each date partition, and vacuumed at their configured retention.
+Silver and gold are compacted, Z-ordered by meter inside each date partition, and optionally
+vacuumed at their configured retention. Bronze is compacted only on request: it is never
+vacuumed (it is the audit trail), so the small files a compaction replaces stay on storage.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ def _optimize(lake: Lake, contract: TableContract, since_date: str | None) -> Op
                           int(metrics["numFilesRemoved"]), vacuumed=False)
 
 
-def run_optimize(lake: Lake, since_date: str | None = None, vacuum: bool = False
-                 ) -> list[OptimizeReport]:
-    """OPTIMIZE every meter table (date partitions from `since_date` on, else all)."""
-    reports = [_optimize(lake, BRONZE_UTILITY_DROPS, since_date)]
+def run_optimize(
+    lake: Lake, since_date: str | None = None, vacuum: bool = False, bronze: bool = False
+) -> list[OptimizeReport]:
+    """OPTIMIZE the meter tables (date partitions from `since_date` on, else all)."""
+    reports = [_optimize(lake, BRONZE_UTILITY_DROPS, since_date)] if bronze else []
     for contract in (SILVER_METER_READINGS, GOLD_METER_INTERVALS_15MIN):
         report = _optimize(lake, contract, since_date)
         if vacuum:
