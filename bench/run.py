@@ -29,6 +29,7 @@ from meterlake.generate import UtilityDropPlan, write_utility_drops
 from meterlake.lake import Lake
 from meterlake.pipeline import ingest_paths
 from meterlake.silver import UTILITY_DROPS, latest_by_arrival, run_snapshot, to_silver_rows
+from meterlake.sources.utility_drops import UTILITY_DROP_FILES
 from meterlake.spark import build_session
 from meterlake.tables import BRONZE_UTILITY_DROPS, interval_date_of
 
@@ -73,15 +74,17 @@ def bench_ingest(
         df.withColumn("interval_date", interval_date_of(df["interval_date_time"])).write.format(
             "delta").mode("append").partitionBy("interval_date").save(str(path))
 
-    meterlake_s = _median_seconds(runs, fresh_lake, lambda lake: ingest_paths(lake, day_drops))
+    meterlake_s = _median_seconds(
+        runs, fresh_lake, lambda lake: ingest_paths(lake, UTILITY_DROP_FILES, day_drops)
+    )
     bare_s = _median_seconds(runs, bare, bare_append)
     return meterlake_s, bare_s
 
 
 def _base_lake(spark: SparkSession, root: Path, drops: list[Path]) -> Path:
     lake = Lake(spark, _settings(root))
-    ingest_paths(lake, drops)
-    run_snapshot(lake)
+    ingest_paths(lake, UTILITY_DROP_FILES, drops)
+    run_snapshot(lake, UTILITY_DROPS)
     return root
 
 
@@ -101,10 +104,10 @@ def bench_snapshot(
             target = work / f"snap-{size}-{run}"
             shutil.copytree(base, target)
             lake = Lake(spark, _settings(target))
-            ingest_paths(lake, update)
+            ingest_paths(lake, UTILITY_DROP_FILES, update)
             return lake
 
-        figures[size] = _median_seconds(runs, copy, lambda lake: run_snapshot(lake))
+        figures[size] = _median_seconds(runs, copy, lambda lake: run_snapshot(lake, UTILITY_DROPS))
 
     def rebuild(run: int) -> Path:
         return work / f"rebuild-{run}"

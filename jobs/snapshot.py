@@ -10,8 +10,8 @@ import argparse
 import sys
 
 from meterlake.jobs_common import lake_from_args
-from meterlake.pipeline import describe_snapshot
-from meterlake.silver import run_snapshot
+from meterlake.pipeline import describe_snapshots
+from meterlake.silver import run_snapshots
 
 
 def main() -> int:
@@ -19,7 +19,7 @@ def main() -> int:
     parser.add_argument("--conf")
     parser.add_argument("--lake")
     args = parser.parse_args()
-    print(describe_snapshot(run_snapshot(lake_from_args(args, "snapshot"))))
+    print(describe_snapshots(run_snapshots(lake_from_args(args, "snapshot"))))
     return 0
 
 

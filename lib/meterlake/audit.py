@@ -7,52 +7,52 @@ time-travel retention or VACUUM.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import reduce
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from meterlake.lake import Lake
-from meterlake.silver import UTILITY_DROPS, MeterSource, latest_by_arrival, to_silver_rows
+from meterlake.silver import METER_SOURCES, MeterSource, latest_by_arrival, to_silver_rows
 from meterlake.tables import INGEST_LOG, interval_date_of
 
-METER_SOURCES: tuple[MeterSource, ...] = (UTILITY_DROPS,)
+
+def _versions_of(lake: Lake, source: MeterSource, meter_id: str, at: Column) -> DataFrame:
+    """One source's bronze versions of a reading, with `is_current` by that source's order."""
+    newest_first = Window.partitionBy("meter_id", "interval_start").orderBy(
+        *(F.col(c).desc() for c in source.bronze.ordering)
+    ).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    return (
+        lake.read(source.bronze)
+        .filter((F.col("interval_date") == interval_date_of(at))
+                & (F.col("meter_id") == meter_id) & (F.col("interval_start") == at))
+        .withColumn("is_current", F.row_number().over(newest_first) == 1)
+        .select(F.lit(source.name).alias("source"), "meter_id", "interval_start",
+                F.col(source.value_column).cast("double").alias("value"), "_source_file",
+                "_source_line", "_received_at", "_ingest_id", "_file_sha256", "is_current")
+    )
 
 
 def reading_history(lake: Lake, meter_id: str, interval_start: datetime) -> DataFrame:
-    """Every version one reading ever had, oldest first: value, file, line, arrival, landing
-    path, and whether it is the current one."""
+    """Every version one reading ever had, in arrival order: value, file, line, arrival, landing
+    path, and whether it is the current one (by its source's ordering)."""
     at = F.lit(interval_start).cast("timestamp")
-    versions = []
-    for source in METER_SOURCES:
-        bronze_df = lake.read(source.bronze).filter(
-            (F.col("interval_date") == interval_date_of(at))
-            & (F.col("meter_id") == meter_id) & (F.col("interval_start") == at)
-        )
-        versions.append(bronze_df.select(
-            F.lit(source.name).alias("source"), "meter_id", "interval_start",
-            F.col(source.value_column).cast("double").alias("value"),
-            *source.bronze.ordering,
-            "_source_file", "_file_sha256",
-        ))
-    history = versions[0]
-    for more in versions[1:]:
-        history = history.unionByName(more)
-    landing = lake.read(INGEST_LOG).select(
-        F.col("ingest_id").alias("_ingest_id"), "landing_path"
-    )
-    newest_first = Window.partitionBy("meter_id", "interval_start").orderBy(
-        *(F.col(c).desc() for c in UTILITY_DROPS.bronze.ordering)
-    ).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    versions = [_versions_of(lake, source, meter_id, at) for source in METER_SOURCES]
+    history = reduce(DataFrame.unionByName, versions)
+    landing = lake.read(INGEST_LOG).select(F.col("ingest_id").alias("_ingest_id"), "landing_path")
     return (
         history.join(landing, on="_ingest_id", how="left")
-        .withColumn("is_current", F.row_number().over(newest_first) == 1)
-        .orderBy(*UTILITY_DROPS.bronze.ordering)
+        .orderBy("_received_at", "_source_line")
         .select("meter_id", "interval_start", "value", "source", "_source_file", "_source_line",
                 "_received_at", "_ingest_id", "_file_sha256", "landing_path", "is_current")
     )
 
 
-def as_known_at(lake: Lake, at: datetime, source: MeterSource = UTILITY_DROPS) -> DataFrame:
+def as_known_at(lake: Lake, at: datetime) -> DataFrame:
     """silver.meter_readings rebuilt from the bronze rows received at or before `at`."""
-    known = lake.read(source.bronze).filter(F.col("_received_at") <= F.lit(at))
-    return known.transform(latest_by_arrival, source).transform(to_silver_rows, source)
+    rebuilt = [
+        lake.read(source.bronze).filter(F.col("_received_at") <= F.lit(at))
+        .transform(latest_by_arrival, source).transform(to_silver_rows, source)
+        for source in METER_SOURCES
+    ]
+    return reduce(DataFrame.unionByName, rebuilt)

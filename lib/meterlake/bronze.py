@@ -15,15 +15,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from meterlake.lake import Lake
-from meterlake.quality import filter_valid, to_quarantine_rows, with_violations
 from meterlake.receive.landing import LandedFile, list_landed
-from meterlake.sources import utility_drops
-from meterlake.tables import (
-    BRONZE_UTILITY_DROPS,
-    INGEST_BATCHES,
-    INGEST_LOG,
-    QUARANTINE,
-)
+from meterlake.sources import FileSource
+from meterlake.tables import INGEST_BATCHES, INGEST_LOG, QUARANTINE
 
 LOADED, REJECTED, DUPLICATE = "loaded", "rejected", "duplicate"
 
@@ -83,25 +77,30 @@ def plan_batch(lake: Lake, source: str) -> tuple[int, list[str]] | None:
 
 
 def split_duplicates(
-    lake: Lake, files: list[LandedFile]
+    lake: Lake, source: FileSource, files: list[LandedFile]
 ) -> tuple[list[LandedFile], list[FileOutcome]]:
-    """Files whose content was already loaded (earlier, or earlier in this batch) are duplicates."""
-    shas = list({f.sha256 for f in files})
+    """Files already loaded (by the source's identity: content or name), earlier or earlier in
+    this batch, are duplicates."""
+    identity = source.duplicate_by
+    values = list({getattr(f, identity) for f in files})
     loaded_before = {
-        row["sha256"]: row["ingest_id"]
+        row[identity]: row["ingest_id"]
         for row in lake.read(INGEST_LOG)
-        .filter((F.col("outcome") == LOADED) & F.col("sha256").isin(shas))
-        .select("sha256", "ingest_id").collect()
+        .filter((F.col("source") == source.name) & (F.col("outcome") == LOADED)
+                & F.col(identity).isin(values))
+        .select(identity, "ingest_id").collect()
     }
+    what = "content (sha256)" if identity == "sha256" else "file name"
     fresh, duplicates = [], []
     for landed in files:
-        first = loaded_before.get(landed.sha256)
+        first = loaded_before.get(getattr(landed, identity))
         if first is not None:
             duplicates.append(FileOutcome(
-                landed, DUPLICATE, f"same content (sha256) as ingest {first}", duplicate_of=first
+                landed, DUPLICATE, f"same {what} as ingest {first}, already loaded",
+                duplicate_of=first,
             ))
         else:
-            loaded_before[landed.sha256] = landed.ingest_id
+            loaded_before[getattr(landed, identity)] = landed.ingest_id
             fresh.append(landed)
     return fresh, duplicates
 
@@ -122,44 +121,27 @@ def _files_df(lake: Lake, files: list[LandedFile]) -> DataFrame:
     return lineage.join(content, on="landing_path", how="left")
 
 
-def split_rows(accepted_files_df: DataFrame, source: str) -> tuple[DataFrame, DataFrame]:
-    """(bronze rows, quarantine rows) of the accepted files: every data line is in exactly one."""
-    checked = (
-        accepted_files_df.transform(utility_drops.explode_lines)
-        .transform(utility_drops.parse_lines)
-        .transform(with_violations, BRONZE_UTILITY_DROPS.row_rules)
-    )
-    valid = filter_valid(checked).transform(utility_drops.with_in_file_conflicts)
-    conflicting = valid.filter(F.col("conflict").isNotNull()).withColumn(
-        "violations",
-        F.array(F.struct(F.lit("(line)").alias("field"), F.col("conflict").alias("message"))),
-    )
-    quarantine_df = to_quarantine_rows(checked, source).unionByName(
-        to_quarantine_rows(conflicting, source)
-    )
-    bronze_df = valid.filter(F.col("conflict").isNull()).transform(utility_drops.to_bronze_rows)
-    return bronze_df, quarantine_df
-
-
 def _rows_per_file(df: DataFrame) -> dict[str, int]:
     return {r["_ingest_id"]: int(r["count"]) for r in df.groupBy("_ingest_id").count().collect()}
 
 
-def load_files(lake: Lake, files: list[LandedFile], batch: int) -> list[FileOutcome]:
+def load_files(
+    lake: Lake, source: FileSource, files: list[LandedFile], batch: int
+) -> list[FileOutcome]:
     """Validates and writes the files' rows; returns one outcome per file."""
     if not files:
         return []
-    source = utility_drops.SOURCE_NAME
-    files_df = _files_df(lake, files).transform(utility_drops.with_file_verdict).persist()
-    rejections = {
-        r["_ingest_id"]: r["rejection"]
-        for r in files_df.select("_ingest_id", "rejection").collect()
-    }
-    bronze_df, quarantine_df = split_rows(files_df.filter(F.col("rejection").isNull()), source)
-    bronze_df, quarantine_df = bronze_df.persist(), quarantine_df.persist()
-    lake.append(QUARANTINE, quarantine_df, txn=(_txn_app(source), batch))
-    lake.append(BRONZE_UTILITY_DROPS, bronze_df, txn=(_txn_app(source), batch))
+    files_df = _files_df(lake, files).persist()
+    parsed = source.parse(files_df, lake.settings)
+    rejections = {r["_ingest_id"]: r["rejection"] for r in parsed.verdicts_df.collect()}
+    bronze_df, quarantine_df = parsed.bronze_df.persist(), parsed.quarantine_df.persist()
     loaded, quarantined = _rows_per_file(bronze_df), _rows_per_file(quarantine_df)
+    # An empty append would still cost a Delta commit; a batch that skips one table is resumed
+    # correctly all the same (the transaction id only guards what was written).
+    if quarantined:
+        lake.append(QUARANTINE, quarantine_df, txn=(_txn_app(source.name), batch))
+    if loaded:
+        lake.append(source.bronze, bronze_df, txn=(_txn_app(source.name), batch))
     for df in (files_df, bronze_df, quarantine_df):
         df.unpersist()
     return [
@@ -181,20 +163,20 @@ def _log_rows(outcomes: list[FileOutcome], batch: int) -> list[tuple]:
     ]
 
 
-def ingest_pending(lake: Lake, source: str = utility_drops.SOURCE_NAME) -> IngestReport:
+def ingest_pending(lake: Lake, source: FileSource) -> IngestReport:
     """Loads every landed file of `source` that is not in `ops.ingest_log` yet, as one batch."""
-    planned = plan_batch(lake, source)
+    planned = plan_batch(lake, source.name)
     if planned is None:
-        return IngestReport(source, None, ())
+        return IngestReport(source.name, None, ())
     batch, ingest_ids = planned
-    landed = {f.ingest_id: f for f in list_landed(lake.settings.landing_root, source)}
+    landed = {f.ingest_id: f for f in list_landed(lake.settings.landing_root, source.name)}
     lost = [i for i in ingest_ids if i not in landed]
     if lost:
         raise RuntimeError(f"batch {batch} plans files missing from the landing zone: {lost}")
     files = [landed[i] for i in ingest_ids]
-    fresh, duplicates = split_duplicates(lake, files)
-    by_id = {o.landed.ingest_id: o for o in duplicates + load_files(lake, fresh, batch)}
+    fresh, duplicates = split_duplicates(lake, source, files)
+    by_id = {o.landed.ingest_id: o for o in duplicates + load_files(lake, source, fresh, batch)}
     outcomes = [by_id[i] for i in ingest_ids]
     log_df = lake.spark.createDataFrame(_log_rows(outcomes, batch), INGEST_LOG.schema)
-    lake.append(INGEST_LOG, log_df, txn=(_txn_app(source), batch))
-    return IngestReport(source, batch, tuple(outcomes))
+    lake.append(INGEST_LOG, log_df, txn=(_txn_app(source.name), batch))
+    return IngestReport(source.name, batch, tuple(outcomes))

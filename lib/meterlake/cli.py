@@ -36,16 +36,18 @@ def _lake(args: argparse.Namespace, app: str) -> Lake:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from meterlake.pipeline import describe_ingest, ingest_paths
+    from meterlake.sources.registry import FILE_SOURCES
 
-    print(describe_ingest(ingest_paths(_lake(args, "ingest"), args.paths, args.sender)))
+    source = FILE_SOURCES[args.source]
+    print(describe_ingest(ingest_paths(_lake(args, "ingest"), source, args.paths, args.sender)))
     return 0
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from meterlake.pipeline import describe_snapshot
-    from meterlake.silver import run_snapshot
+    from meterlake.pipeline import describe_snapshots
+    from meterlake.silver import run_snapshots
 
-    print(describe_snapshot(run_snapshot(_lake(args, "snapshot"))))
+    print(describe_snapshots(run_snapshots(_lake(args, "snapshot"))))
     return 0
 
 
@@ -68,8 +70,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from meterlake.pipeline import run_pipeline
+    from meterlake.sources.registry import FILE_SOURCES
 
-    print(run_pipeline(_lake(args, "pipeline"), args.paths, args.sender))
+    source = FILE_SOURCES[args.source]
+    print(run_pipeline(_lake(args, "pipeline"), source, args.paths, args.sender))
     return 0
 
 
@@ -134,7 +138,7 @@ def _common() -> argparse.ArgumentParser:
 def _add_ingest_like(sub: argparse._SubParsersAction, name: str, help_text: str,
                      handler: Callable[[argparse.Namespace], int]) -> None:
     parser = sub.add_parser(name, parents=[_common()], help=help_text)
-    parser.add_argument("source", choices=["utility_drops"])
+    parser.add_argument("source", choices=["utility_drops", "smrt"])
     parser.add_argument("paths", nargs="+", type=Path,
                         help="files (received in the order given) or directories (name order)")
     parser.add_argument("--sender", help="who delivered the files, recorded with them")

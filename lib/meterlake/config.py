@@ -39,7 +39,15 @@ class RetentionSettings:
 
 @dataclass(frozen=True)
 class QualitySettings:
-    max_value_per_unit: Mapping[str, float] = field(default_factory=lambda: {"Wh": 1_000_000.0})
+    max_value_per_unit: Mapping[str, float] = field(
+        default_factory=lambda: {"Wh": 1_000_000.0, "kWh": 10_000.0}
+    )
+
+
+@dataclass(frozen=True)
+class SmrtSettings:
+    # Dev (DV) generation files are test deliveries; production lakes refuse them.
+    production_only: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class Settings:
     spark: SparkSettings = field(default_factory=SparkSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
+    smrt: SmrtSettings = field(default_factory=SmrtSettings)
 
     def with_lake(self, lake_root: str) -> Settings:
         """The same settings on another lake; landing follows the lake when it was derived."""
@@ -138,11 +147,21 @@ def _quality_settings(raw: Mapping[str, Any], where: str) -> QualitySettings:
     return QualitySettings(max_value_per_unit=parsed)
 
 
+def _smrt_settings(raw: Mapping[str, Any], where: str) -> SmrtSettings:
+    section = _section(raw, "smrt", where)
+    unknown = set(section) - {"production_only"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys in 'smrt': {sorted(unknown)}")
+    if "production_only" not in section:
+        return SmrtSettings()
+    return SmrtSettings(production_only=_require(section, "production_only", bool, where, "smrt."))
+
+
 def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> Settings:
     """Validates a parsed YAML document; `where` names it in error messages."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    unknown = set(raw) - {"lake_root", "landing_root", "spark", "retention", "quality"}
+    unknown = set(raw) - {"lake_root", "landing_root", "spark", "retention", "quality", "smrt"}
     if unknown:
         raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}")
     if not raw.get("lake_root"):
@@ -155,6 +174,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> 
         spark=_spark_settings(raw, where),
         retention=_retention_settings(raw, where),
         quality=_quality_settings(raw, where),
+        smrt=_smrt_settings(raw, where),
     )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meterlake.lake import Lake
+from meterlake.silver import METER_SOURCES
 from meterlake.tables import (
-    BRONZE_UTILITY_DROPS,
     GOLD_METER_INTERVALS_15MIN,
     SILVER_METER_READINGS,
     TableContract,
@@ -43,7 +43,9 @@ def run_optimize(
     lake: Lake, since_date: str | None = None, vacuum: bool = False, bronze: bool = False
 ) -> list[OptimizeReport]:
     """OPTIMIZE the meter tables (date partitions from `since_date` on, else all)."""
-    reports = [_optimize(lake, BRONZE_UTILITY_DROPS, since_date)] if bronze else []
+    reports = (
+        [_optimize(lake, source.bronze, since_date) for source in METER_SOURCES] if bronze else []
+    )
     for contract in (SILVER_METER_READINGS, GOLD_METER_INTERVALS_15MIN):
         report = _optimize(lake, contract, since_date)
         if vacuum:

@@ -11,16 +11,18 @@ from meterlake.bronze import DUPLICATE, LOADED, REJECTED, IngestReport, ingest_p
 from meterlake.gold.intervals import GridReport, run_grid
 from meterlake.lake import Lake
 from meterlake.receive.landing import expand_paths, land_file
-from meterlake.silver import SnapshotReport, run_snapshot
-from meterlake.sources import utility_drops
-from meterlake.tables import BRONZE_UTILITY_DROPS, INGEST_LOG, QUARANTINE, SILVER_METER_READINGS
+from meterlake.silver import METER_SOURCES, SnapshotReport, run_snapshots
+from meterlake.sources import FileSource
+from meterlake.tables import INGEST_LOG, QUARANTINE, SILVER_METER_READINGS
 
 
-def ingest_paths(lake: Lake, paths: list[Path], sender: str | None = None) -> IngestReport:
+def ingest_paths(
+    lake: Lake, source: FileSource, paths: list[Path], sender: str | None = None
+) -> IngestReport:
     """Receives files (landing them unchanged, in order), then loads everything pending."""
     for path in expand_paths(paths):
-        land_file(lake.settings.landing_root, utility_drops.SOURCE_NAME, path, sender)
-    return ingest_pending(lake)
+        land_file(lake.settings.landing_root, source.name, path, sender)
+    return ingest_pending(lake, source)
 
 
 def describe_ingest(report: IngestReport) -> str:
@@ -34,6 +36,10 @@ def describe_ingest(report: IngestReport) -> str:
         for f in report.files if f.outcome != LOADED
     ]
     return "\n".join(lines)
+
+
+def describe_snapshots(reports: list[SnapshotReport]) -> str:
+    return "\n".join(describe_snapshot(r) for r in reports)
 
 
 def describe_snapshot(report: SnapshotReport) -> str:
@@ -56,7 +62,7 @@ class LakeSummary:
     files_loaded: int
     files_rejected: int
     files_duplicate: int
-    bronze_rows: int
+    bronze_rows: dict[str, int]
     silver_rows: int
     corrected_readings: int
     quarantined_rows: int
@@ -65,8 +71,9 @@ class LakeSummary:
         return (
             f"files: {self.files_loaded} loaded, {self.files_rejected} rejected, "
             f"{self.files_duplicate} duplicate\n"
-            f"bronze.utility_drops: {self.bronze_rows} rows (every version)\n"
-            f"silver.meter_readings: {self.silver_rows} readings, "
+            + "".join(f"bronze.{name}: {rows} rows (every version)\n"
+                      for name, rows in self.bronze_rows.items())
+            + f"silver.meter_readings: {self.silver_rows} readings, "
             f"{self.corrected_readings} of them corrected (more than one version)\n"
             f"bronze.quarantine: {self.quarantined_rows} rows"
         )
@@ -86,18 +93,20 @@ def lake_summary(lake: Lake) -> LakeSummary:
         files_loaded=outcomes.get(LOADED, 0),
         files_rejected=outcomes.get(REJECTED, 0),
         files_duplicate=outcomes.get(DUPLICATE, 0),
-        bronze_rows=lake.read(BRONZE_UTILITY_DROPS).count(),
+        bronze_rows={s.bronze.name: lake.read(s.bronze).count() for s in METER_SOURCES},
         silver_rows=int(silver["rows"]),
         corrected_readings=int(silver["corrected"] or 0),
         quarantined_rows=lake.read(QUARANTINE).count(),
     )
 
 
-def run_pipeline(lake: Lake, paths: list[Path], sender: str | None = None) -> str:
+def run_pipeline(
+    lake: Lake, source: FileSource, paths: list[Path], sender: str | None = None
+) -> str:
     """The main job: ingest, snapshot, grid, then the lake's summary."""
     return "\n".join([
-        describe_ingest(ingest_paths(lake, paths, sender)),
-        describe_snapshot(run_snapshot(lake)),
+        describe_ingest(ingest_paths(lake, source, paths, sender)),
+        describe_snapshots(run_snapshots(lake)),
         describe_grid(run_grid(lake)),
         str(lake_summary(lake)),
     ])

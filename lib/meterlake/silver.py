@@ -19,8 +19,9 @@ from pyspark.sql import functions as F
 from meterlake.config import QualitySettings
 from meterlake.lake import Lake
 from meterlake.quality import dq_result_rows, raise_on_failure, run_expectations
-from meterlake.sources import utility_drops
+from meterlake.sources import smrt, utility_drops
 from meterlake.tables import (
+    BRONZE_SMRT,
     BRONZE_UTILITY_DROPS,
     DQ_RESULTS,
     LINEAGE_COLUMNS,
@@ -53,6 +54,18 @@ UTILITY_DROPS = MeterSource(
     commodity=utility_drops.COMMODITY,
     interval_minutes=utility_drops.INTERVAL_MINUTES,
 )
+
+SMRT = MeterSource(
+    name=smrt.SOURCE_NAME,
+    bronze=BRONZE_SMRT,
+    value_column="consumption",
+    unit=smrt.UNIT,
+    commodity=smrt.COMMODITY,
+    interval_minutes=smrt.INTERVAL_MINUTES,
+)
+
+# Meter ids are unique across sources: both merge into the same silver key.
+METER_SOURCES: tuple[MeterSource, ...] = (UTILITY_DROPS, SMRT)
 
 
 @dataclass(frozen=True)
@@ -174,7 +187,7 @@ def _merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, in
             int(metrics.get("numTargetRowsUpdated", 0)))
 
 
-def run_snapshot(lake: Lake, source: MeterSource = UTILITY_DROPS) -> SnapshotReport:
+def run_snapshot(lake: Lake, source: MeterSource) -> SnapshotReport:
     """Merges the bronze rows of `source` that arrived since the last run into silver."""
     since = _last_progress(lake, source.name)
     until = lake.version(source.bronze)
@@ -203,3 +216,8 @@ def run_snapshot(lake: Lake, source: MeterSource = UTILITY_DROPS) -> SnapshotRep
     lake.append_rows(SNAPSHOT_PROGRESS, [progress])
     return SnapshotReport(source.name, until, rows_read, inserted, updated, silver_version,
                           len(dates))
+
+
+def run_snapshots(lake: Lake) -> list[SnapshotReport]:
+    """`run_snapshot` for every meter source, in a fixed order."""
+    return [run_snapshot(lake, source) for source in METER_SOURCES]

@@ -117,7 +117,8 @@ def interval_date_of(interval_start: Column) -> Column:
     return F.to_date(interval_start)
 
 
-def _quoted(column: str) -> Column:
+def quoted(column: str) -> Column:
+    """The raw value of `column` in quotes for a message, `(empty)` when there is none."""
     return F.coalesce(F.concat(F.lit("'"), F.col(column), F.lit("'")), F.lit("(empty)"))
 
 
@@ -143,7 +144,7 @@ UTILITY_DROP_ROW_RULES: tuple[RowRule, ...] = (
         "interval_date_time",
         lambda: _with_four_fields(F.col("interval_start").isNull()),
         lambda: F.concat(
-            F.lit("not an ISO 8601 timestamp with a UTC offset: "), _quoted("interval_raw")
+            F.lit("not an ISO 8601 timestamp with a UTC offset: "), quoted("interval_raw")
         ),
     ),
     RowRule(
@@ -151,24 +152,24 @@ UTILITY_DROP_ROW_RULES: tuple[RowRule, ...] = (
         lambda: _with_four_fields(
             F.unix_micros(F.col("interval_start")) % (15 * 60 * 1_000_000) != 0
         ),
-        lambda: F.concat(F.lit("not on a 15-minute boundary: "), _quoted("interval_raw")),
+        lambda: F.concat(F.lit("not on a 15-minute boundary: "), quoted("interval_raw")),
     ),
     RowRule(
         "energy_wh",
         lambda: _with_four_fields(F.col("energy_wh").isNull()),
-        lambda: F.concat(F.lit("not a number: "), _quoted("energy_raw")),
+        lambda: F.concat(F.lit("not a number: "), quoted("energy_raw")),
     ),
     RowRule(
         "energy_wh",
         lambda: _with_four_fields(
             F.isnan(F.col("energy_wh")) | (F.abs(F.col("energy_wh")) == float("inf"))
         ),
-        lambda: F.concat(F.lit("not a finite number: "), _quoted("energy_raw")),
+        lambda: F.concat(F.lit("not a finite number: "), quoted("energy_raw")),
     ),
     RowRule(
         "energy_wh",
         lambda: _with_four_fields(F.col("energy_wh") < 0),
-        lambda: F.concat(F.lit("negative energy: "), _quoted("energy_raw")),
+        lambda: F.concat(F.lit("negative energy: "), quoted("energy_raw")),
     ),
 )
 
@@ -190,6 +191,109 @@ BRONZE_UTILITY_DROPS = TableContract(
     # The change feed lets `snapshot` read only the rows appended since its last run.
     properties={**_APPEND_ONLY, "delta.enableChangeDataFeed": "true"},
     row_rules=UTILITY_DROP_ROW_RULES,
+)
+
+def _record(kind: str, check: Column) -> Column:
+    return (F.col("record_type") == kind) & check
+
+
+def _not_matching(column: str, pattern: str) -> Column:
+    return ~F.coalesce(F.col(column), F.lit("")).rlike(pattern)
+
+
+def _field_count_rule(kind: str, expected: int) -> RowRule:
+    return RowRule(
+        "(record)",
+        lambda: _record(kind, F.col("field_count") != expected),
+        lambda: F.format_string(f"{kind} has %d fields, expected {expected}", F.col("field_count")),
+    )
+
+
+# SMRT staging columns: `record_type`, `field_count`, the raw fields `f1`..`f5`, and the parsed
+# `file_created_at`, `interval_start`, `consumption`. A file with any violation is rejected whole.
+SMRT_LINE_RULES: tuple[RowRule, ...] = (
+    RowRule(
+        "record type",
+        lambda: ~F.coalesce(F.col("record_type"), F.lit("")).isin("HEADR", "CONSU", "TRAIL"),
+        lambda: F.concat(F.lit("unknown "), quoted("record_type")),
+    ),
+    _field_count_rule("HEADR", 6),
+    _field_count_rule("CONSU", 5),
+    _field_count_rule("TRAIL", 1),
+    RowRule(
+        "file type",
+        lambda: _record("HEADR", F.coalesce(F.col("f1"), F.lit("")) != "SMRT"),
+        lambda: F.concat(quoted("f1"), F.lit(", expected 'SMRT'")),
+    ),
+    RowRule(
+        "company id",
+        lambda: _record("HEADR", F.coalesce(F.trim(F.col("f2")), F.lit("")) == ""),
+        lambda: F.lit("empty"),
+    ),
+    RowRule(
+        "creation date and time",
+        lambda: _record("HEADR", F.col("file_created_at").isNull()),
+        lambda: F.concat(F.lit("not YYYYMMDD and HHMMSS: "), quoted("f3"), F.lit(" "),
+                         quoted("f4")),
+    ),
+    RowRule(
+        "generation number",
+        lambda: _record("HEADR", _not_matching("f5", r"^(PN|DV)[0-9]{6}$")),
+        lambda: F.concat(quoted("f5"), F.lit(" does not match (PN|DV)[0-9]{6}")),
+    ),
+    RowRule(
+        "meter number",
+        lambda: _record("CONSU", _not_matching("f1", r"^[0-9]+$")),
+        lambda: F.concat(F.lit("not a string of digits: "), quoted("f1")),
+    ),
+    RowRule(
+        "measurement date",
+        lambda: _record("CONSU", _not_matching("f2", r"^[0-9]{8}$")
+                        | F.try_to_timestamp(F.col("f2"), F.lit("yyyyMMdd")).isNull()),
+        lambda: F.concat(F.lit("not a YYYYMMDD date: "), quoted("f2")),
+    ),
+    RowRule(
+        "time",
+        lambda: _record("CONSU", _not_matching("f3", r"^([01][0-9]|2[0-3])00$")),
+        lambda: F.concat(F.lit("not HHMM at the start of an hour: "), quoted("f3")),
+    ),
+    RowRule(
+        "consumption",
+        lambda: _record("CONSU", F.col("consumption").isNull() | F.isnan("consumption")
+                        | (F.abs(F.col("consumption")) == float("inf"))),
+        lambda: F.concat(F.lit("not a number: "), quoted("f4")),
+    ),
+    RowRule(
+        "consumption",
+        lambda: _record("CONSU", F.col("consumption") < 0),
+        lambda: F.concat(F.lit("negative: "), quoted("f4")),
+    ),
+)
+
+BRONZE_SMRT = TableContract(
+    layer="bronze",
+    name="smrt",
+    schema=StructType([
+        _field("meter_id", StringType(), False),
+        _field("interval_start", TimestampType(), False),
+        _field("interval_date", DateType(), False),
+        _field("consumption", DoubleType(), False),
+        _field("company_id", StringType(), False),
+        _field("file_created_at", TimestampType(), False),
+        _field("generation", StringType(), False),
+        _field("generation_number", LongType(), False),
+        *LINEAGE_FIELDS,
+    ]),
+    grain="one row per CONSU record of every SMRT file ever loaded (every version)",
+    keys=("meter_id", "interval_start"),
+    # Newer means generated later: the header's creation time, then the generation number, so
+    # files arriving out of order still end with the latest generated value.
+    ordering=("file_created_at", "generation_number", "_received_at", "_source_line",
+              "_ingest_id"),
+    partition_by=("interval_date",),
+    cluster_by=("meter_id",),
+    properties={**_APPEND_ONLY, "delta.enableChangeDataFeed": "true"},
+    row_rules=SMRT_LINE_RULES,
 )
 
 QUARANTINE = TableContract(
@@ -335,6 +439,7 @@ DQ_RESULTS = TableContract(
 
 ALL_TABLES: tuple[TableContract, ...] = (
     BRONZE_UTILITY_DROPS,
+    BRONZE_SMRT,
     QUARANTINE,
     SILVER_METER_READINGS,
     GOLD_METER_INTERVALS_15MIN,

@@ -70,7 +70,8 @@ def test_spark_submit_runs_the_packaged_jobs(spark: SparkSession, tmp_path: Path
     archive, lake = _package(tmp_path), tmp_path / "lake"
     jars = ",".join(str(p) for p in jar_paths())
     submit = [BIN / "spark-submit", "--master", "local[1]", "--jars", jars, "--py-files", archive]
-    ingest = _run(*submit, "jobs/ingest.py", "--lake", lake, LEAP / "input_1.csv")
+    ingest = _run(*submit, "jobs/ingest.py", "--lake", lake, "utility_drops",
+                  LEAP / "input_1.csv")
     assert ingest.returncode == 0, ingest.stderr[-3000:]
     assert "1 loaded, 0 rejected, 0 duplicate; 125 rows to bronze" in ingest.stdout
     snapshot = _run(*submit, "jobs/snapshot.py", "--lake", lake)

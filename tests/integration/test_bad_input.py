@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from meterlake.bronze import IngestReport
 from meterlake.lake import Lake
 from meterlake.pipeline import ingest_paths
+from meterlake.sources.utility_drops import UTILITY_DROP_FILES
 from meterlake.tables import BRONZE_UTILITY_DROPS, INGEST_LOG, QUARANTINE
 from tests.conftest import FIXTURES, lake_at
 from tests.integration.fixture_data import utc
@@ -65,7 +66,7 @@ def loaded(
     (drops / "d_nul.csv").write_bytes(WITH_NUL)
     png = FIXTURES / "temperature" / "region-points.png"
     lake = lake_at(spark, root / "lake")
-    return lake, ingest_paths(lake, [drops, png])
+    return lake, ingest_paths(lake, UTILITY_DROP_FILES, [drops, png])
 
 
 def test_whole_files_are_rejected_with_their_reason(loaded: tuple[Lake, IngestReport]) -> None:

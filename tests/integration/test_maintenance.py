@@ -11,7 +11,8 @@ from pyspark.sql import SparkSession
 from meterlake.lake import Lake
 from meterlake.maintenance import run_optimize
 from meterlake.pipeline import ingest_paths
-from meterlake.silver import run_snapshot
+from meterlake.silver import UTILITY_DROPS, run_snapshot
+from meterlake.sources.utility_drops import UTILITY_DROP_FILES
 from meterlake.tables import BRONZE_UTILITY_DROPS, SILVER_METER_READINGS
 from tests.conftest import LEAP, lake_at
 
@@ -28,8 +29,8 @@ def _rows(lake: Lake, contract) -> list[tuple]:  # type: ignore[no-untyped-def]
 def test_optimize_compacts_without_changing_rows(spark: SparkSession, tmp_path: Path) -> None:
     lake = lake_at(spark, tmp_path / "lake")
     for name in ("input_0.csv", "input_1.csv", "input_2.csv"):
-        ingest_paths(lake, [LEAP / name])
-        run_snapshot(lake)
+        ingest_paths(lake, UTILITY_DROP_FILES, [LEAP / name])
+        run_snapshot(lake, UTILITY_DROPS)
     assert max(_files_per_date(lake).values()) > 1
     silver_rows, bronze_rows = _rows(lake, SILVER_METER_READINGS), _rows(lake, BRONZE_UTILITY_DROPS)
     bronze_version = lake.version(BRONZE_UTILITY_DROPS)

@@ -14,7 +14,8 @@ from meterlake.audit import as_known_at, reading_history
 from meterlake.gold.intervals import run_grid
 from meterlake.lake import Lake
 from meterlake.pipeline import ingest_paths
-from meterlake.silver import run_snapshot
+from meterlake.silver import UTILITY_DROPS, run_snapshot
+from meterlake.sources.utility_drops import UTILITY_DROP_FILES
 from meterlake.tables import (
     BRONZE_UTILITY_DROPS,
     GOLD_METER_INTERVALS_15MIN,
@@ -59,14 +60,14 @@ def staged(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dic
     root = tmp_path_factory.mktemp("staged")
     lake = lake_at(spark, root / "lake")
     drop_a, drop_b = _crafted_drops(root / "crafted")
-    reports = {"fixtures": ingest_paths(lake, [LEAP])}
-    snapshots = [run_snapshot(lake)]
+    reports = {"fixtures": ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])}
+    snapshots = [run_snapshot(lake, UTILITY_DROPS)]
     instants = [datetime.now(UTC)]
-    reports["a"] = ingest_paths(lake, [drop_a])
-    snapshots.append(run_snapshot(lake))
+    reports["a"] = ingest_paths(lake, UTILITY_DROP_FILES, [drop_a])
+    snapshots.append(run_snapshot(lake, UTILITY_DROPS))
     instants.append(datetime.now(UTC))
-    reports["b"] = ingest_paths(lake, [drop_b])
-    snapshots.append(run_snapshot(lake))
+    reports["b"] = ingest_paths(lake, UTILITY_DROP_FILES, [drop_b])
+    snapshots.append(run_snapshot(lake, UTILITY_DROPS))
     return {"lake": lake, "reports": reports, "snapshots": snapshots, "instants": instants,
             "drops": [drop_a, drop_b]}
 
@@ -143,10 +144,10 @@ def test_as_known_at_rebuilds_each_past_snapshot(staged: dict) -> None:
 def test_running_everything_again_changes_nothing(staged: dict) -> None:
     lake: Lake = staged["lake"]
     versions = {c.name: lake.version(c) for c in (BRONZE_UTILITY_DROPS, SILVER_METER_READINGS)}
-    again = ingest_paths(lake, [LEAP, *staged["drops"]])
+    again = ingest_paths(lake, UTILITY_DROP_FILES, [LEAP, *staged["drops"]])
     assert {f.outcome for f in again.files} == {"duplicate"}
     assert all(f.duplicate_of for f in again.files)
-    second = run_snapshot(lake)
+    second = run_snapshot(lake, UTILITY_DROPS)
     assert (second.rows_read, second.silver_version) == (0, None)
     assert {c.name: lake.version(c) for c in (BRONZE_UTILITY_DROPS, SILVER_METER_READINGS)} \
         == versions
@@ -158,8 +159,8 @@ def test_a_backlog_in_one_run_equals_file_by_file(
     spark: SparkSession, staged: dict, tmp_path: Path
 ) -> None:
     backlog = lake_at(spark, tmp_path / "backlog")
-    ingest_paths(backlog, [LEAP, *staged["drops"]])
-    run_snapshot(backlog)
+    ingest_paths(backlog, UTILITY_DROP_FILES, [LEAP, *staged["drops"]])
+    run_snapshot(backlog, UTILITY_DROPS)
     assert _business(backlog.read(SILVER_METER_READINGS)) == _business(
         staged["lake"].read(SILVER_METER_READINGS)
     )
@@ -169,8 +170,8 @@ def test_grid_fills_every_gap_between_first_and_last_reading(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     lake = lake_at(spark, tmp_path / "grid")
-    ingest_paths(lake, [LEAP])
-    run_snapshot(lake)
+    ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])
+    run_snapshot(lake, UTILITY_DROPS)
     run_grid(lake)
     grid = lake.read(GOLD_METER_INTERVALS_15MIN)
     # 3 meters, each read from 2020-06-01 to 2020-06-07 23:45 somewhere in the fixtures: the

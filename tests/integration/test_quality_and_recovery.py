@@ -14,7 +14,8 @@ from meterlake.lake import Lake
 from meterlake.pipeline import ingest_paths
 from meterlake.quality import ExpectationFailedError
 from meterlake.receive.landing import land_file
-from meterlake.silver import run_snapshot
+from meterlake.silver import UTILITY_DROPS, run_snapshot
+from meterlake.sources.utility_drops import UTILITY_DROP_FILES
 from meterlake.tables import (
     BRONZE_UTILITY_DROPS,
     DQ_RESULTS,
@@ -34,10 +35,10 @@ def test_failing_expectation_stops_publication_and_names_the_rule(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     strict = lake_at(spark, tmp_path / "lake", max_value_per_unit={"Wh": 500.0})
-    ingest_paths(strict, [INPUT_0])
+    ingest_paths(strict, UTILITY_DROP_FILES, [INPUT_0])
     with pytest.raises(ExpectationFailedError, match=r"ExpectColumnValuesToBeBetween\(column="
                        r"value, min_value=0\.0, max_value=500\.0, unit=Wh\) failed"):
-        run_snapshot(strict)
+        run_snapshot(strict, UTILITY_DROPS)
     assert strict.read(SILVER_METER_READINGS).isEmpty()
     assert strict.read(SNAPSHOT_PROGRESS).isEmpty()
     over = sum(1 for row in csv_rows(INPUT_0) if row[2] > 500.0)
@@ -46,7 +47,7 @@ def test_failing_expectation_stops_publication_and_names_the_rule(
     assert [tuple(r) for r in failed] == [(RANGE_CHECK, over, "silver.meter_readings")]
 
     relaxed = lake_at(spark, tmp_path / "lake")
-    report = run_snapshot(relaxed)
+    report = run_snapshot(relaxed, UTILITY_DROPS)
     assert (report.rows_read, report.rows_inserted) == (124, 124)
     assert relaxed.read(SILVER_METER_READINGS).count() == 124
     assert relaxed.read(DQ_RESULTS).filter(~F.col("success")).count() == 1
@@ -74,16 +75,16 @@ def test_crashed_ingest_resumes_its_batch_without_loading_twice(
         land_file(lake.settings.landing_root, "utility_drops", LEAP / name)
     monkeypatch.setattr(lake, "append", _CrashOnLogWrite(lake))
     with pytest.raises(RuntimeError, match="driver lost"):
-        ingest_pending(lake)
+        ingest_pending(lake, UTILITY_DROP_FILES)
     assert lake.read(INGEST_LOG).isEmpty()
     # A file that lands after the crash waits for the next batch instead of joining this one.
     land_file(lake.settings.landing_root, "utility_drops", LEAP / "input_2.csv")
 
-    resumed = ingest_pending(lake)
+    resumed = ingest_pending(lake, UTILITY_DROP_FILES)
     assert (resumed.batch, [f.landed.original_name for f in resumed.files]) == (
         0, ["input_0.csv", "input_1.csv"]
     )
-    following = ingest_pending(lake)
+    following = ingest_pending(lake, UTILITY_DROP_FILES)
     assert (following.batch, [f.landed.original_name for f in following.files]) == (
         1, ["input_2.csv"]
     )

@@ -11,7 +11,8 @@ from pyspark.sql import SparkSession
 
 from meterlake.lake import Lake
 from meterlake.pipeline import ingest_paths
-from meterlake.silver import run_snapshot
+from meterlake.silver import UTILITY_DROPS, run_snapshot
+from meterlake.sources.utility_drops import UTILITY_DROP_FILES
 from meterlake.tables import SILVER_METER_READINGS
 from tests.conftest import LEAP, lake_at
 from tests.integration.fixture_data import write_drop
@@ -26,16 +27,16 @@ def _commit_actions(lake: Lake, version: int) -> list[dict]:
 
 def test_merge_rewrites_only_the_touched_partition(spark: SparkSession, tmp_path: Path) -> None:
     lake = lake_at(spark, tmp_path / "lake")
-    ingest_paths(lake, [LEAP])
-    run_snapshot(lake)
+    ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])
+    run_snapshot(lake, UTILITY_DROPS)
     files_before = Counter(
         path.split("interval_date=")[1].split("/")[0]
         for path in lake.read(SILVER_METER_READINGS).inputFiles()
     )
     assert len(files_before) == 7
     correction = write_drop(tmp_path / "fix.csv", [(METER, "2020-06-03T03:00:00.000Z", "1.5")])
-    ingest_paths(lake, [correction])
-    report = run_snapshot(lake)
+    ingest_paths(lake, UTILITY_DROP_FILES, [correction])
+    report = run_snapshot(lake, UTILITY_DROPS)
     assert (report.rows_inserted, report.rows_updated, report.dates_touched) == (0, 1, 1)
     actions = _commit_actions(lake, report.silver_version or -1)
     removed = [a["remove"]["path"] for a in actions if "remove" in a]
@@ -47,10 +48,10 @@ def test_merge_rewrites_only_the_touched_partition(spark: SparkSession, tmp_path
 
 def test_tables_are_registered_in_the_catalog(spark: SparkSession, tmp_path: Path) -> None:
     first, second = lake_at(spark, tmp_path / "one"), lake_at(spark, tmp_path / "two")
-    ingest_paths(first, [LEAP / "input_0.csv"])
-    run_snapshot(first)
+    ingest_paths(first, UTILITY_DROP_FILES, [LEAP / "input_0.csv"])
+    run_snapshot(first, UTILITY_DROPS)
     assert spark.table("silver.meter_readings").count() == 124
-    ingest_paths(second, [LEAP / "input_1.csv"])
-    run_snapshot(second)
+    ingest_paths(second, UTILITY_DROP_FILES, [LEAP / "input_1.csv"])
+    run_snapshot(second, UTILITY_DROPS)
     assert spark.table("silver.meter_readings").count() == 125
     assert spark.table("bronze.utility_drops").count() == 125

@@ -10,7 +10,11 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from meterlake.tables import BRONZE_UTILITY_DROPS, LINEAGE_COLUMNS, interval_date_of
+from meterlake.config import Settings
+from meterlake.quality import filter_valid, to_quarantine_rows, with_violations
+from meterlake.sources import FileSource, ParsedFiles, text
+from meterlake.sources.text import field_count, first_line_of, text_of, text_rejection
+from meterlake.tables import BRONZE_UTILITY_DROPS, interval_date_of
 
 SOURCE_NAME = "utility_drops"
 UNIT = "Wh"
@@ -22,34 +26,27 @@ _CSV_SCHEMA = "f0 STRING, f1 STRING, f2 STRING, f3 STRING"
 # RFC 4180: a quote inside a quoted field is doubled (Spark's default escape is a backslash).
 _CSV_OPTIONS = {"escape": '"'}
 # Quoted fields may hold commas; remove them before counting the separators.
-_QUOTED_FIELD = r'"([^"]|"")*"'
 _TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "yyyy-MM-dd'T'HH:mm:ssXXX")
-_BOM = "\ufeff"
 
 
 def with_file_verdict(files_df: DataFrame) -> DataFrame:
     """Adds `text` and `rejection` (null when the file as a whole is acceptable).
 
-    Input: one row per file with `byte_size` (as landed) and `content` (binary, null where Spark
-    returned no content: it skips empty files). A file is rejected whole when it is empty, could
-    not be read, is not UTF-8 text, contains NUL bytes, or its first line is not the header.
+    Input: one row per file with `byte_size` (as landed) and `content` (binary). A file is
+    rejected whole when it is not readable text (`text.text_rejection`) or its first line is not
+    the header.
     """
-    text = F.col("content").cast("string")
-    first_line = F.regexp_replace(
-        F.substring_index(F.regexp_replace(text, f"^{_BOM}", ""), "\n", 1), "\r$", ""
-    )
-    rejection = (
-        F.when(F.col("byte_size") == 0, F.lit("file is empty"))
-        .when(F.col("content").isNull(), F.lit("landed file could not be read"))
-        .when(~F.is_valid_utf8(text), F.lit("not a text file: invalid UTF-8"))
-        .when(F.instr(text, "\u0000") > 0, F.lit("not a text file: contains NUL bytes"))
-        .when(
+    text = text_of(F.col("content"))
+    first_line = first_line_of(text)
+    rejection = F.coalesce(
+        text_rejection(F.col("byte_size"), F.col("content")),
+        F.when(
             first_line != EXPECTED_HEADER,
             F.format_string(
                 "header is '%s', expected '%s'", F.substring(first_line, 1, 200),
                 F.lit(EXPECTED_HEADER),
             ),
-        )
+        ),
     )
     return files_df.withColumn("text", text).withColumn("rejection", rejection)
 
@@ -59,16 +56,7 @@ def explode_lines(files_df: DataFrame) -> DataFrame:
 
     Input: accepted files with `text` and the lineage columns except `_source_line`.
     """
-    lineage = [c for c in LINEAGE_COLUMNS if c != "_source_line"]
-    lines_df = files_df.select(
-        *lineage, F.posexplode(F.split(F.col("text"), "\n")).alias("position", "raw_line")
-    )
-    return (
-        lines_df.withColumn("raw_line", F.regexp_replace("raw_line", "\r$", ""))
-        .withColumn("_source_line", (F.col("position") + 1).cast("int"))
-        .filter((F.col("_source_line") > 1) & (F.trim(F.col("raw_line")) != ""))
-        .drop("position")
-    )
+    return text.explode_lines(files_df, first_line=2)
 
 
 def _parsed_timestamp(raw: Column) -> Column:
@@ -82,11 +70,10 @@ def parse_lines(lines_df: DataFrame) -> DataFrame:
     empty), and the parsed `meter_id`, `interval_start`, `energy_wh` (null where unparseable;
     the row rules say why).
     """
-    unquoted = F.regexp_replace(F.col("raw_line"), _QUOTED_FIELD, "")
     slots = [F.col("fields")[f"f{i}"] for i in range(4)]
     return (
         lines_df.withColumn("fields", F.from_csv(F.col("raw_line"), _CSV_SCHEMA, _CSV_OPTIONS))
-        .withColumn("field_count", F.size(F.split(unquoted, ",", -1)))
+        .withColumn("field_count", field_count(F.col("raw_line")))
         .withColumn("meter_id_raw", slots[1])
         .withColumn("interval_raw", slots[2])
         .withColumn("energy_raw", slots[3])
@@ -126,3 +113,32 @@ def to_bronze_rows(valid_df: DataFrame) -> DataFrame:
     return valid_df.withColumn("interval_date", interval_date_of(F.col("interval_start"))).select(
         *BRONZE_UTILITY_DROPS.column_names
     )
+
+
+def parse_files(files_df: DataFrame, settings: Settings) -> ParsedFiles:
+    """Verdicts, bronze rows and quarantined lines of landed utility drops: every data line of an
+    accepted file is in exactly one of bronze and quarantine."""
+    checked_files = files_df.transform(with_file_verdict)
+    checked = (
+        checked_files.filter(F.col("rejection").isNull())
+        .transform(explode_lines)
+        .transform(parse_lines)
+        .transform(with_violations, BRONZE_UTILITY_DROPS.row_rules)
+    )
+    valid = filter_valid(checked).transform(with_in_file_conflicts)
+    conflicting = valid.filter(F.col("conflict").isNotNull()).withColumn(
+        "violations",
+        F.array(F.struct(F.lit("(line)").alias("field"), F.col("conflict").alias("message"))),
+    )
+    return ParsedFiles(
+        verdicts_df=checked_files.select("_ingest_id", "rejection"),
+        bronze_df=valid.filter(F.col("conflict").isNull()).transform(to_bronze_rows),
+        quarantine_df=to_quarantine_rows(checked, SOURCE_NAME).unionByName(
+            to_quarantine_rows(conflicting, SOURCE_NAME)
+        ),
+    )
+
+
+UTILITY_DROP_FILES = FileSource(
+    name=SOURCE_NAME, bronze=BRONZE_UTILITY_DROPS, parse=parse_files, duplicate_by="sha256"
+)

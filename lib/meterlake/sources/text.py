@@ -1,0 +1,56 @@
+"""What every text file source checks first, and how its lines are numbered."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from meterlake.tables import LINEAGE_COLUMNS
+
+_BOM = "\ufeff"
+
+
+def text_of(content: Column) -> Column:
+    """The file's bytes as a string, without a UTF-8 byte-order mark."""
+    return F.regexp_replace(content.cast("string"), f"^{_BOM}", "")
+
+
+def first_line_of(text: Column) -> Column:
+    return F.regexp_replace(F.substring_index(text, "\n", 1), "\r$", "")
+
+
+def text_rejection(byte_size: Column, content: Column) -> Column:
+    """Why a landed file cannot be read as text, or null.
+
+    `content` is null where Spark returned no content (it skips empty files).
+    """
+    text = content.cast("string")
+    return (
+        F.when(byte_size == 0, F.lit("file is empty"))
+        .when(content.isNull(), F.lit("landed file could not be read"))
+        .when(~F.is_valid_utf8(text), F.lit("not a text file: invalid UTF-8"))
+        .when(F.instr(text, "\u0000") > 0, F.lit("not a text file: contains NUL bytes"))
+    )
+
+
+def explode_lines(files_df: DataFrame, first_line: int = 1) -> DataFrame:
+    """One row per non-blank line from `first_line` on: `raw_line` (CR stripped) and
+    `_source_line` (1-based in the file).
+
+    Input: files with `text` and the lineage columns except `_source_line`.
+    """
+    lineage = [c for c in LINEAGE_COLUMNS if c != "_source_line"]
+    lines_df = files_df.select(
+        *lineage, F.posexplode(F.split(F.col("text"), "\n")).alias("position", "raw_line")
+    )
+    return (
+        lines_df.withColumn("raw_line", F.regexp_replace("raw_line", "\r$", ""))
+        .withColumn("_source_line", (F.col("position") + 1).cast("int"))
+        .filter((F.col("_source_line") >= first_line) & (F.trim(F.col("raw_line")) != ""))
+        .drop("position")
+    )
+
+
+def field_count(raw_line: Column) -> Column:
+    """Separators outside quoted fields, plus one (RFC 4180 quoting)."""
+    return F.size(F.split(F.regexp_replace(raw_line, r'"([^"]|"")*"', ""), ",", -1))
