@@ -128,6 +128,89 @@ def cmd_as_known_at(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    import logging
+
+    from meterlake.receive.watcher import Watcher
+    from meterlake.silver import METER_SOURCES, run_snapshot
+    from meterlake.sources.registry import FILE_SOURCES
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    readings = next(s for s in METER_SOURCES if s.name == args.source)
+    watcher = Watcher(_lake(args, "watch"), FILE_SOURCES[args.source], Path(args.directory),
+                      batch_size=args.batch_size,
+                      after_load=lambda lake: run_snapshot(lake, readings))
+    watcher.run(args.interval, args.polls)
+    return 0
+
+
+def cmd_meters(args: argparse.Namespace) -> int:
+    from meterlake.views import meter_readings, meters_by_source
+
+    lake = _lake(args, "meters")
+    if args.view == "count":
+        counts = meters_by_source(lake).collect()
+        print(f"{sum(r['meters'] for r in counts)} meters")
+        for row in counts:
+            print(f"  {row['source']} ({row['commodity']}): {row['meters']} meters, "
+                  f"{row['readings']} readings")
+        return 0
+    rows = meter_readings(lake, args.meter_id, args.start, args.end).collect()
+    if not rows:
+        print(f"no readings for meter {args.meter_id}")
+        return 1
+    for row in rows:
+        print(f"{row['interval_start'].isoformat()}Z {row['value']} {row['unit']} "
+              f"(v{row['version_count']}, {row['_source_file']}:{row['_source_line']})")
+    return 0
+
+
+def cmd_files(args: argparse.Namespace) -> int:
+    from meterlake.views import last_file, received_files
+
+    lake = _lake(args, "files")
+    if args.view == "last":
+        row = last_file(lake, args.source)
+        if row is None:
+            print("no file received")
+            return 1
+        print(f"{row['original_name']} ({row['source']}) received "
+              f"{row['received_at'].isoformat()}Z: {row['outcome']}")
+        return 0
+    rows = received_files(lake, args.source).collect()
+    print(f"{len(rows)} files received")
+    for row in rows:
+        print(f"{row['received_at'].isoformat()}Z {row['source']:13} {row['outcome']:9} "
+              f"{row['original_name']} rows={row['rows_loaded']}"
+              + (f" reason={row['reason']}" if row["reason"] else ""))
+    return 0
+
+
+def _add_views(sub: argparse._SubParsersAction) -> None:
+    watch = sub.add_parser("watch", parents=[_common()],
+                           help="watch a directory, load complete files, move them away")
+    watch.add_argument("source", choices=["smrt", "utility_drops"])
+    watch.add_argument("directory")
+    watch.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
+    watch.add_argument("--batch-size", type=int, default=20)
+    watch.add_argument("--polls", type=int, help="stop after this many polls (default: never)")
+    watch.set_defaults(handler=cmd_watch)
+    meters = sub.add_parser("meters", help="how many meters; all data of one meter")
+    meter_views = meters.add_subparsers(dest="view", required=True)
+    meter_views.add_parser("count", parents=[_common()]).set_defaults(handler=cmd_meters)
+    show = meter_views.add_parser("show", parents=[_common()])
+    show.add_argument("meter_id")
+    show.add_argument("--from", dest="start", type=parse_instant)
+    show.add_argument("--to", dest="end", type=parse_instant, help="exclusive")
+    show.set_defaults(handler=cmd_meters)
+    files = sub.add_parser("files", help="which files were received, and the last one")
+    file_views = files.add_subparsers(dest="view", required=True)
+    for name in ("list", "last"):
+        view = file_views.add_parser(name, parents=[_common()])
+        view.add_argument("--source", choices=["utility_drops", "smrt"])
+        view.set_defaults(handler=cmd_files)
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--lake", help="lake root (default: lake_root from the configuration)")
@@ -203,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.set_defaults(handler=cmd_optimize)
     _add_generate(sub)
     _add_audit(sub)
+    _add_views(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, event, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from meterlake.bronze import IngestReport
+from meterlake.bronze import IngestReport, ingest_pending
 from meterlake.lake import Lake
 from meterlake.pipeline import ingest_paths
 from meterlake.publish.cli import TABLE_NAMES, add_publish_parser
@@ -30,6 +30,7 @@ from meterlake.publish.database import DatabaseUnreachableError, hide_password, 
 from meterlake.publish.frames import filter_unpublished
 from meterlake.publish.models import Meter, PublishState, Reading, SourceFile
 from meterlake.publish.publisher import TABLES, PublishReport, batched, publish
+from meterlake.receive.landing import META_SUFFIX, land_file
 from meterlake.silver import UTILITY_DROPS, run_snapshot
 from meterlake.sources.utility_drops import UTILITY_DROP_FILES
 from meterlake.tables import SILVER_METER_READINGS
@@ -38,6 +39,9 @@ from tests.integration.fixture_data import leap_rows, write_drop
 
 METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
 CORRECTED = datetime(2020, 6, 6, 9, 15, tzinfo=UTC)  # 312.4 in input_0.csv line 2
+REVERTED = datetime(2020, 6, 4, 11, 45, tzinfo=UTC)  # 208.2 in input_0.csv line 3
+NEW_METER = "00000000-0000-4000-8000-000000000001"
+NEW_INTERVAL = datetime(2020, 6, 1, 0, 0, tzinfo=UTC)
 BATCH_ROWS = 500  # 1246 fixture readings: three batches
 
 
@@ -74,8 +78,10 @@ def database_state(url: str) -> DatabaseState:
 
 @dataclass(frozen=True)
 class Publications:
-    """Fixtures ingested and snapshotted, published; published again; a correction of one
-    reading ingested, snapshotted and published. Silver rows and database after each."""
+    """Published after each stage of one lake: (0) the fixtures ingested and snapshotted, (1)
+    nothing new, (2) a correction of one reading, while a late file received before it is still
+    being written, (3) that late file, which adds a meter and corrects another reading.
+    `silver`, `silver_versions` and `ingests` belong to stages 0, 2 and 3."""
 
     lake: Lake
     reports: list[PublishReport]
@@ -83,7 +89,7 @@ class Publications:
     silver: list[list[tuple]]
     silver_versions: list[int]
     ingests: list[IngestReport]
-    drop: Path
+    drops: list[Path]
 
 
 def silver_readings(lake: Lake) -> list[tuple]:
@@ -94,31 +100,52 @@ def silver_readings(lake: Lake) -> list[tuple]:
     return sorted((r[0], aware(r[1]), r[2], r[3], r[4], r[5]) for r in rows)
 
 
+def land_in_flight(lake: Lake, path: Path) -> Callable[[], None]:
+    """Lands `path` but keeps its metadata under the in-flight name a slow receiver still has:
+    received now, not landed yet. Returns what finishes the landing."""
+    landed = land_file(lake.settings.landing_root, UTILITY_DROP_FILES.name, path)
+    meta = Path(f"{landed.landing_path}{META_SUFFIX}")
+    in_flight = meta.with_name(f".{meta.name}.tmp")
+    meta.rename(in_flight)
+
+    def finish() -> None:
+        in_flight.rename(meta)
+
+    return finish
+
+
 def stage_publications(spark: SparkSession, root: Path, urls: list[str]
                        ) -> dict[str, Publications]:
     """One lake, every stage published to each of `urls` (the lake is what costs time)."""
     lake = lake_at(spark, root / "lake")
-    ingests = [ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])]
-    run_snapshot(lake, UTILITY_DROPS)
-    silver, versions = [silver_readings(lake)], [lake.version(SILVER_METER_READINGS)]
     reports: dict[str, list[PublishReport]] = {url: [] for url in urls}
     states: dict[str, list[DatabaseState]] = {url: [] for url in urls}
+    silver: list[list[tuple]] = []
+    versions: list[int] = []
 
-    def publish_all() -> None:
-        for url in urls:
-            reports[url].append(publish(lake, url, batch_rows=BATCH_ROWS))
-            states[url].append(database_state(url))
+    def snapshot_and_publish(times: int = 1) -> None:
+        run_snapshot(lake, UTILITY_DROPS)
+        silver.append(silver_readings(lake))
+        versions.append(lake.version(SILVER_METER_READINGS))
+        for _ in range(times):
+            for url in urls:
+                reports[url].append(publish(lake, url, batch_rows=BATCH_ROWS))
+                states[url].append(database_state(url))
 
-    publish_all()
-    publish_all()
-    drop = write_drop(root / "correction.csv", [(METER, "2020-06-06T09:15:00.000Z", "999.9")])
-    ingests.append(ingest_paths(lake, UTILITY_DROP_FILES, [drop]))
-    run_snapshot(lake, UTILITY_DROPS)
-    silver.append(silver_readings(lake))
-    versions.append(lake.version(SILVER_METER_READINGS))
-    publish_all()
-    return {url: Publications(lake, reports[url], states[url], silver, versions, ingests, drop)
-            for url in urls}
+    ingests = [ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])]
+    snapshot_and_publish(times=2)
+    late = write_drop(root / "late.csv", [(NEW_METER, "2020-06-01T00:00:00.000Z", "10.5"),
+                                          (METER, "2020-06-04T11:45:00.000Z", "250.0")])
+    finish_landing = land_in_flight(lake, late)
+    correction = write_drop(root / "correction.csv",
+                            [(METER, "2020-06-06T09:15:00.000Z", "999.9")])
+    ingests.append(ingest_paths(lake, UTILITY_DROP_FILES, [correction]))
+    snapshot_and_publish()
+    finish_landing()
+    ingests.append(ingest_pending(lake, UTILITY_DROP_FILES))
+    snapshot_and_publish()
+    return {url: Publications(lake, reports[url], states[url], silver, versions, ingests,
+                              [correction, late]) for url in urls}
 
 
 def expected_source_files(report: IngestReport, directory: Path) -> list[tuple]:
@@ -169,21 +196,48 @@ def check_rerun_changes_nothing(p: Publications) -> None:
 def check_correction_updates_one_reading(p: Publications) -> None:
     before, after, report = p.states[1], p.states[2], p.reports[2]
     drop = p.ingests[1].files[0].landed
-    input_0 = next(f.landed.ingest_id for f in p.ingests[0].files
-                   if f.landed.original_name == "input_0.csv")
     assert report.rows_upserted == {"source_files": 1, "meters": 1, "readings": 1}
     assert sorted(set(after.readings) - set(before.readings)) == [
         (METER, CORRECTED, 999.9, 2, drop.ingest_id, 2)]
     assert sorted(set(before.readings) - set(after.readings)) == [
-        (METER, CORRECTED, 312.4, 1, input_0, 2)]
+        (METER, CORRECTED, 312.4, 1, input_0_id(p), 2)]
     assert after.readings == p.silver[1]
     assert after.meters == before.meters
     assert after.source_files == sorted([*before.source_files,
-                                         *expected_source_files(p.ingests[1], p.drop.parent)])
+                                         *expected_source_files(p.ingests[1], p.drops[0].parent)])
     published_at = after.publish_state[0][3]
     assert published_at > before.publish_state[0][3]
     assert after.publish_state == [
         (name, p.silver_versions[1], drop.received_at, published_at)
+        for name in ("meters", "readings", "source_files")
+    ]
+
+
+def input_0_id(p: Publications) -> str:
+    return next(f.landed.ingest_id for f in p.ingests[0].files
+                if f.landed.original_name == "input_0.csv")
+
+
+def check_late_file_is_published(p: Publications) -> None:
+    """A file received before the watermark but loaded after it is published all the same."""
+    before, after, report = p.states[2], p.states[3], p.reports[3]
+    correction, late = p.ingests[1].files[0].landed, p.ingests[2].files[0].landed
+    assert late.received_at < correction.received_at == before.publish_state[0][2]
+    assert report.rows_upserted == {"source_files": 1, "meters": 2, "readings": 2}
+    assert sorted(set(after.readings) - set(before.readings)) == [
+        (NEW_METER, NEW_INTERVAL, 10.5, 1, late.ingest_id, 2),
+        (METER, REVERTED, 250.0, 2, late.ingest_id, 3),
+    ]
+    assert sorted(set(before.readings) - set(after.readings)) == [
+        (METER, REVERTED, 208.2, 1, input_0_id(p), 3)]
+    assert after.readings == p.silver[2]
+    assert after.meters == sorted([*before.meters, (
+        NEW_METER, "electricity", "Wh", 15, "utility_drops", NEW_INTERVAL, NEW_INTERVAL)])
+    assert after.source_files == sorted([*before.source_files,
+                                         *expected_source_files(p.ingests[2], p.drops[1].parent)])
+    published_at = after.publish_state[0][3]
+    assert after.publish_state == [
+        (name, p.silver_versions[2], correction.received_at, published_at)
         for name in ("meters", "readings", "source_files")
     ]
 
@@ -220,6 +274,12 @@ def test_publishing_again_changes_nothing(published: Publications) -> None:
 
 def test_a_correction_updates_exactly_that_reading(published: Publications) -> None:
     check_correction_updates_one_reading(published)
+
+
+def test_a_file_received_before_the_watermark_but_loaded_after_is_published(
+    published: Publications,
+) -> None:
+    check_late_file_is_published(published)
 
 
 def test_every_reading_references_a_published_file_and_meter(published: Publications) -> None:
@@ -282,7 +342,7 @@ def test_each_batch_is_a_transaction_and_the_state_commits_with_the_last(
 ) -> None:
     with committed_inserts() as transactions:
         report = publish(published.lake, f"sqlite:///{tmp_path / 'batches.db'}", batch_rows=500)
-    assert report.rows_upserted == {"meters": 3, "source_files": 11, "readings": 1246}
+    assert report.rows_upserted == {"meters": 4, "source_files": 12, "readings": 1247}
     assert transactions == [
         {"source_files", "publish_state"},
         {"meters", "publish_state"},
@@ -387,8 +447,8 @@ def test_cli_publishes_from_the_lake_and_prints_the_report(
     assert args.handler(args) == 0
     mark = published.ingests[1].files[0].landed.received_at
     assert capsys.readouterr().out == (
-        f"publish silver.meter_readings version {published.silver_versions[1]} to {url}: "
-        f"rows upserted: meters 3, source_files 11; watermark {mark.isoformat()}\n")
+        f"publish silver.meter_readings version {published.silver_versions[2]} to {url}: "
+        f"rows upserted: meters 4, source_files 12; watermark {mark.isoformat()}\n")
     assert database_state(url).readings == []
 
 
