@@ -21,6 +21,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${METERLAKE_MARIADB_DIR:-$REPO/var/infra/mariadb}"
 DATA="$STATE/data"
 RUN="$STATE/run"
+# A unix socket path may not exceed ~107 bytes: a deep checkout gets a short, stable run dir.
+if (( ${#RUN} > 80 )); then
+    RUN="/tmp/meterlake-mariadb-$(printf '%s' "$STATE" | sha1sum | cut -c1-12)"
+fi
 LOG="$STATE/mariadb.log"
 CNF="$STATE/my.cnf"
 PID="$RUN/mariadb.pid"
@@ -64,7 +68,7 @@ innodb_buffer_pool_size = 64M
 [client]
 socket = $RUN/mariadb.sock
 EOF
-    chown -R mysql:mysql "$STATE"
+    chown -R mysql:mysql "$STATE" "$RUN"
 }
 
 init_datadir() {

@@ -19,6 +19,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${METERLAKE_POSTGRES_DIR:-$REPO/var/infra/postgres}"
 DATA="$STATE/data"
 RUN="$STATE/run"
+# A unix socket path may not exceed ~107 bytes: a deep checkout gets a short, stable run dir.
+if (( ${#RUN} > 80 )); then
+    RUN="/tmp/meterlake-postgres-$(printf '%s' "$STATE" | sha1sum | cut -c1-12)"
+fi
 LOG="$STATE/postgres.log"
 URL="postgresql+psycopg://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DATABASE"
 
@@ -41,7 +45,7 @@ install_server() {
     fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    [[ -n "$added_policy" ]] && rm -f "$policy"
+    if [[ -n "$added_policy" ]]; then rm -f "$policy"; fi
     bin_dir >/dev/null || { say "postgresql installed but no pg_ctl under /usr/lib/postgresql"; exit 1; }
 }
 

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from meterlake.jars import jar_paths
 from meterlake.tables import SILVER_METER_READINGS
 from tests.conftest import LEAP, REPO
-from tests.integration.fixture_data import csv_rows
+from tests.integration.fixture_data import SMRT, csv_rows, smrt_latest
 
 pytestmark = pytest.mark.slow
 
@@ -80,3 +80,27 @@ def test_spark_submit_runs_the_packaged_jobs(spark: SparkSession, tmp_path: Path
     actual = sorted(tuple(r) for r in silver.select(
         "meter_id", "interval_start", F.col("value"), "_source_file", "_source_line").collect())
     assert actual == sorted(csv_rows(LEAP / "input_1.csv"))
+
+
+def test_cli_watch_then_views(tmp_path: Path) -> None:
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    for name in ("PN000001.SMRT", "PN000011.SMRT"):
+        (inbox / name).write_bytes((SMRT / name).read_bytes())
+    watch = _run(BIN / "meterlake", "watch", "smrt", inbox, "--interval", "0.2", "--polls", "2",
+                 "--lake", lake)
+    assert watch.returncode == 0, watch.stderr[-3000:]
+    assert (inbox / "processed" / "PN000001.SMRT").is_file()
+    assert (inbox / "rejected" / "PN000011.SMRT.reason.txt").is_file()
+    files = _run(BIN / "meterlake", "files", "list", "--lake", lake)
+    lines = files.stdout.splitlines()
+    assert lines[0] == "2 files received"
+    assert " smrt          loaded    PN000001.SMRT rows=174" in lines[1]
+    assert lines[2].endswith("reason=file name 'PN000011.SMRT' does not match the header's "
+                             "generation number 'PN000010' (expected 'PN000010.SMRT')")
+    meters = _run(BIN / "meterlake", "meters", "count", "--lake", lake)
+    expected = smrt_latest([SMRT / "PN000001.SMRT"])
+    assert meters.stdout.splitlines() == [
+        f"{len({m for m, _t in expected})} meters",
+        f"  smrt (gas): {len({m for m, _t in expected})} meters, {len(expected)} readings",
+    ]

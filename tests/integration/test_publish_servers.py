@@ -2,8 +2,8 @@
 MariaDB servers, started by infra/postgres.sh and infra/mariadb.sh on loopback (and stopped at
 the end when this session started them).
 
-One lake is staged (fixtures, re-run, correction) and every stage is published to both servers,
-each from a freshly created schema: the lake is what costs time, not the databases.
+One lake is staged (fixtures, re-run, correction, late file) and every stage is published to
+both servers, each from a freshly created schema: the lake is what costs time, not the databases.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tests.unit.test_publish_sqlite import (
     check_correction_updates_one_reading,
     check_first_publication,
     check_foreign_keys,
+    check_late_file_is_published,
     check_rerun_changes_nothing,
     check_timestamps_are_utc,
     check_utc_round_trip,
@@ -124,6 +125,13 @@ def test_publishing_again_changes_nothing(published: dict[str, Publications],
 def test_a_correction_updates_exactly_that_reading(published: dict[str, Publications],
                                                    server: str) -> None:
     check_correction_updates_one_reading(published[server])
+
+
+@SERVERS
+def test_a_file_received_before_the_watermark_but_loaded_after_is_published(
+    published: dict[str, Publications], server: str
+) -> None:
+    check_late_file_is_published(published[server])
 
 
 @SERVERS

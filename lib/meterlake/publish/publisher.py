@@ -263,7 +263,7 @@ def _publish(lake: Lake, engine: Engine, chosen: tuple[str, ...], batch_rows: in
     previous, known = _read_state(engine)
     run = _Run(engine, silver_version, batch_rows, datetime.now(UTC), previous)
     new_files_df, new_ids, file_ids = _new_files(lake, known)
-    listed: list[str] | None = []
+    listed = new_ids if len(new_ids) <= MAX_NEW_FILES_FILTER else None
     tallies = {name: _Tally() for name in chosen}
     if "source_files" in chosen:
         tally = tallies["source_files"]
