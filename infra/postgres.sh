@@ -111,7 +111,7 @@ start() {
         say "already running on 127.0.0.1:$PORT"
     else
         say "starting on 127.0.0.1:$PORT (log: $LOG)"
-        touch "$LOG" && chown postgres:postgres "$LOG"
+        mkdir -p "$RUN" && touch "$LOG" && chown postgres:postgres "$RUN" "$LOG"
         if ! as_postgres "$(bin_dir)/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null; then
             say "failed to start; last lines of $LOG:"
             tail -n 20 "$LOG" >&2

@@ -8,10 +8,12 @@ a run that dies part-way publishes the same rows again next time (upserts make t
 
 Incremental by arrival: `meters` and `readings` take the silver rows whose `_received_at` is
 after the table's watermark (first run: every row), plus every row of a file the database did
-not know when the run started (a file received before the watermark but loaded after it, for
-example by another source's ingest schedule). A correction is a new winning version with a new
+not know when the run started (a file received before the watermark but loaded after it: a slow
+receiver, or another source's ingest schedule). A correction is a new winning version with a new
 `_received_at`, so it is published; re-running with nothing new upserts nothing and leaves the
-database as it was.
+database as it was. Run it after `snapshot`, not between an ingest and its snapshot: a file
+logged but not yet in silver is recorded in `source_files` then, and if it was received before
+the watermark its readings would no longer count as new once silver has them.
 
 Rows reach the driver one partition at a time (`toLocalIterator`), never as a whole table.
 Timestamps leave Spark as epoch microseconds, so the driver's time zone cannot shift them.
