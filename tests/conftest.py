@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from meterlake.config import Settings, SparkSettings
+from meterlake.config import QualitySettings, Settings, SparkSettings
 from meterlake.lake import Lake
 from meterlake.spark import build_session
 
@@ -41,9 +41,11 @@ def lake(spark: SparkSession, tmp_path: Path) -> Lake:
     return Lake(spark, test_settings(tmp_path / "lake"))
 
 
-def lake_at(spark: SparkSession, root: Path, **quality: object) -> Lake:
-    """A Lake on `root`, optionally with other quality settings."""
+def lake_at(
+    spark: SparkSession, root: Path, max_value_per_unit: dict[str, float] | None = None
+) -> Lake:
+    """A Lake on `root`, optionally with other value limits for silver's expectations."""
     settings = test_settings(root)
-    if quality:
-        settings = replace(settings, quality=replace(settings.quality, **quality))
+    if max_value_per_unit is not None:
+        settings = replace(settings, quality=QualitySettings(max_value_per_unit))
     return Lake(spark, settings)

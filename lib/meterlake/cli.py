@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meterlake.config import ConfigError
+from meterlake.publish.cli import add_publish_parser
 
 if TYPE_CHECKING:
     from meterlake.lake import Lake
@@ -287,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_audit(sub)
     _add_views(sub)
+    add_publish_parser(sub)
     return parser
 
 

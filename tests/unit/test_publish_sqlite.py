@@ -1,5 +1,6 @@
 """Publishing silver into SQLite: the rows equal silver's and the fixture files', a re-run
-publishes nothing, a correction updates exactly one reading, foreign keys hold.
+publishes nothing, a correction updates exactly one reading, a file received before the
+watermark but loaded after it is still published, foreign keys hold.
 
 The `check_*` helpers state the contract once; tests/integration/test_publish_servers.py runs
 them against PostgreSQL and MariaDB.
