@@ -10,8 +10,7 @@ import argparse
 import sys
 
 from meterlake.jobs_common import lake_from_args
-from meterlake.pipeline import describe_snapshots
-from meterlake.silver import run_snapshots
+from meterlake.pipeline import describe_snapshots, run_snapshots
 
 
 def main() -> int:

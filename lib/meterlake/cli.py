@@ -45,8 +45,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from meterlake.pipeline import describe_snapshots
-    from meterlake.silver import run_snapshots
+    from meterlake.pipeline import describe_snapshots, run_snapshots
 
     print(describe_snapshots(run_snapshots(_lake(args, "snapshot"))))
     return 0
@@ -222,9 +221,10 @@ def _common() -> argparse.ArgumentParser:
 def _add_ingest_like(sub: argparse._SubParsersAction, name: str, help_text: str,
                      handler: Callable[[argparse.Namespace], int]) -> None:
     parser = sub.add_parser(name, parents=[_common()], help=help_text)
-    parser.add_argument("source", choices=["utility_drops", "smrt"])
-    parser.add_argument("paths", nargs="+", type=Path,
-                        help="files (received in the order given) or directories (name order)")
+    parser.add_argument("source", choices=["utility_drops", "smrt", "dropzone"])
+    parser.add_argument("paths", nargs="*", type=Path,
+                        help="files (received in the order given) or directories (name order); "
+                             "none: load what receivers already landed")
     parser.add_argument("--sender", help="who delivered the files, recorded with them")
     parser.set_defaults(handler=handler)
 

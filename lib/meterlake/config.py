@@ -51,6 +51,13 @@ class SmrtSettings:
 
 
 @dataclass(frozen=True)
+class DropzoneSettings:
+    # "latest": a timestamp's statistics are those of its newest payload (by arrival);
+    # "pooled": every payload of that timestamp pooled exactly from the stored sums.
+    statistics: str = "latest"
+
+
+@dataclass(frozen=True)
 class Settings:
     lake_root: str
     landing_root: str
@@ -58,6 +65,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
     smrt: SmrtSettings = field(default_factory=SmrtSettings)
+    dropzone: DropzoneSettings = field(default_factory=DropzoneSettings)
 
     def with_lake(self, lake_root: str) -> Settings:
         """The same settings on another lake; landing follows the lake when it was derived."""
@@ -157,11 +165,28 @@ def _smrt_settings(raw: Mapping[str, Any], where: str) -> SmrtSettings:
     return SmrtSettings(production_only=_require(section, "production_only", bool, where, "smrt."))
 
 
+def _dropzone_settings(raw: Mapping[str, Any], where: str) -> DropzoneSettings:
+    section = _section(raw, "dropzone", where)
+    unknown = set(section) - {"statistics"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys in 'dropzone': {sorted(unknown)}")
+    if "statistics" not in section:
+        return DropzoneSettings()
+    statistics = _require(section, "statistics", str, where, "dropzone.")
+    if statistics not in ("latest", "pooled"):
+        raise ConfigError(
+            f"{where}: 'dropzone.statistics' must be 'latest' or 'pooled', got {statistics!r}"
+        )
+    return DropzoneSettings(statistics=statistics)
+
+
 def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> Settings:
     """Validates a parsed YAML document; `where` names it in error messages."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    unknown = set(raw) - {"lake_root", "landing_root", "spark", "retention", "quality", "smrt"}
+    unknown = set(raw) - {
+        "lake_root", "landing_root", "spark", "retention", "quality", "smrt", "dropzone"
+    }
     if unknown:
         raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}")
     if not raw.get("lake_root"):
@@ -175,6 +200,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> 
         retention=_retention_settings(raw, where),
         quality=_quality_settings(raw, where),
         smrt=_smrt_settings(raw, where),
+        dropzone=_dropzone_settings(raw, where),
     )
 
 

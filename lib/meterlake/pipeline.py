@@ -10,8 +10,9 @@ from pyspark.sql import functions as F
 from meterlake.bronze import DUPLICATE, LOADED, REJECTED, IngestReport, ingest_pending
 from meterlake.gold.intervals import GridReport, run_grid
 from meterlake.lake import Lake
+from meterlake.measurements import run_dropzone_snapshot
 from meterlake.receive.landing import expand_paths, land_file
-from meterlake.silver import METER_SOURCES, SnapshotReport, run_snapshots
+from meterlake.silver import METER_SOURCES, SnapshotReport, run_snapshot
 from meterlake.sources import FileSource
 from meterlake.tables import INGEST_LOG, QUARANTINE, SILVER_METER_READINGS
 
@@ -36,6 +37,11 @@ def describe_ingest(report: IngestReport) -> str:
         for f in report.files if f.outcome != LOADED
     ]
     return "\n".join(lines)
+
+
+def run_snapshots(lake: Lake) -> list[SnapshotReport]:
+    """Every snapshot: each meter source into silver.meter_readings, then the dropzone."""
+    return [*(run_snapshot(lake, source) for source in METER_SOURCES), run_dropzone_snapshot(lake)]
 
 
 def describe_snapshots(reports: list[SnapshotReport]) -> str:

@@ -143,7 +143,8 @@ def merge_into_silver(silver: DeltaTable, rows_df: DataFrame, dates: list[date])
     )
 
 
-def _last_progress(lake: Lake, source: str) -> int | None:
+def last_progress(lake: Lake, source: str) -> int | None:
+    """The bronze version the last snapshot of `source` reached, None before the first."""
     row = (
         lake.read(SNAPSHOT_PROGRESS).filter(F.col("source") == source)
         .agg(F.max("bronze_version").alias("v")).first()
@@ -151,33 +152,39 @@ def _last_progress(lake: Lake, source: str) -> int | None:
     return None if row is None or row["v"] is None else int(row["v"])
 
 
-def _new_bronze_rows(lake: Lake, source: MeterSource, since: int | None, until: int) -> DataFrame:
-    path = lake.path(source.bronze)
+def new_bronze_rows(
+    lake: Lake, bronze: TableContract, since: int | None, until: int
+) -> DataFrame:
+    """Rows appended to an append-only bronze table after version `since` up to `until`."""
+    path = lake.path(bronze)
     if since is None:
         return lake.spark.read.format("delta").option("versionAsOf", until).load(path)
     return (
         lake.spark.read.format("delta").option("readChangeFeed", "true")
         .option("startingVersion", since + 1).option("endingVersion", until).load(path)
         .filter(F.col("_change_type") == "insert")
-        .select(*source.bronze.column_names)
+        .select(*bronze.column_names)
     )
 
 
-def _verify(lake: Lake, silver: DeltaTable, version: int, previous: int, dates: list[date],
-            quality: QualitySettings) -> None:
-    """Runs silver's expectations on the touched dates; on failure restores the last version."""
-    scope = f"interval_date in {len(dates)} dates {min(dates)}..{max(dates)}"
-    touched = lake.read(SILVER_METER_READINGS, version).filter(F.col("interval_date").isin(dates))
-    results = run_expectations(touched, SILVER_METER_READINGS, quality)
-    lake.append_rows(
-        DQ_RESULTS, dq_result_rows(results, SILVER_METER_READINGS.qualified_name, version, scope)
-    )
+def verify_or_restore(
+    lake: Lake, contract: TableContract, version: int, previous: int, dates: list[date],
+    quality: QualitySettings,
+) -> None:
+    """Runs the contract's expectations on the touched date partitions of `version`; on
+    failure restores `previous` and raises, naming the failed expectation."""
+    date_column = contract.partition_by[0]
+    scope = f"{date_column} in {len(dates)} dates {min(dates)}..{max(dates)}"
+    touched = lake.read(contract, version).filter(F.col(date_column).isin(dates))
+    results = run_expectations(touched, contract, quality)
+    lake.append_rows(DQ_RESULTS, dq_result_rows(results, contract.qualified_name, version, scope))
     if not all(r.success for r in results):
-        silver.restoreToVersion(previous)
-        raise_on_failure(results, SILVER_METER_READINGS.qualified_name)
+        lake.ensure(contract).restoreToVersion(previous)
+        raise_on_failure(results, contract.qualified_name)
 
 
-def _merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, int]:
+def merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, int]:
+    """(new version or None when nothing was committed, rows inserted, rows updated)."""
     last = silver.history(1).select("version", "operationMetrics").first()
     assert last is not None
     if int(last["version"]) == before:
@@ -189,11 +196,11 @@ def _merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, in
 
 def run_snapshot(lake: Lake, source: MeterSource) -> SnapshotReport:
     """Merges the bronze rows of `source` that arrived since the last run into silver."""
-    since = _last_progress(lake, source.name)
+    since = last_progress(lake, source.name)
     until = lake.version(source.bronze)
     if since == until:
         return SnapshotReport(source.name, until, 0, 0, 0, None, 0)
-    new_rows_df = _new_bronze_rows(lake, source, since, until).persist()
+    new_rows_df = new_bronze_rows(lake, source.bronze, since, until).persist()
     dates = [r["interval_date"] for r in new_rows_df.select("interval_date").distinct().collect()]
     rows_read = new_rows_df.count()
     silver = lake.ensure(SILVER_METER_READINGS)
@@ -207,17 +214,13 @@ def run_snapshot(lake: Lake, source: MeterSource) -> SnapshotReport:
             .transform(to_silver_rows, source)
         )
         merge_into_silver(silver, rows_df, dates)
-        silver_version, inserted, updated = _merge_metrics(silver, before)
+        silver_version, inserted, updated = merge_metrics(silver, before)
         if silver_version is not None:
-            _verify(lake, silver, silver_version, before, dates, lake.settings.quality)
+            verify_or_restore(lake, SILVER_METER_READINGS, silver_version, before, dates,
+                              lake.settings.quality)
     new_rows_df.unpersist()
     progress = (source.name, until, silver_version, rows_read, inserted, updated,
                 datetime.now(UTC))
     lake.append_rows(SNAPSHOT_PROGRESS, [progress])
     return SnapshotReport(source.name, until, rows_read, inserted, updated, silver_version,
                           len(dates))
-
-
-def run_snapshots(lake: Lake) -> list[SnapshotReport]:
-    """`run_snapshot` for every meter source, in a fixed order."""
-    return [run_snapshot(lake, source) for source in METER_SOURCES]

@@ -296,6 +296,100 @@ BRONZE_SMRT = TableContract(
     row_rules=SMRT_LINE_RULES,
 )
 
+DROPZONE_PAYLOAD_RULES: tuple[RowRule, ...] = (
+    RowRule(
+        "time_stamp",
+        lambda: F.col("time_stamp_utc").isNull(),
+        lambda: F.concat(F.lit("not an ISO 8601 timestamp with a UTC offset: "),
+                         quoted("time_stamp")),
+    ),
+    RowRule(
+        "data",
+        lambda: F.coalesce(F.size("data"), F.lit(0)) <= 0,
+        lambda: F.lit("missing or empty"),
+    ),
+    RowRule(
+        "data",
+        lambda: F.exists("values", lambda v: v.isNull()),
+        lambda: F.format_string("not a number at position %d",
+                                F.array_position(F.transform("values", lambda v: v.isNull()),
+                                                 F.lit(True))),
+    ),
+    RowRule(
+        "data",
+        lambda: F.exists("values", lambda v: F.isnan(v) | (F.abs(v) == float("inf"))),
+        lambda: F.lit("NaN or infinite value"),
+    ),
+)
+
+BRONZE_DROPZONE = TableContract(
+    layer="bronze",
+    name="dropzone",
+    schema=StructType([
+        _field("time_stamp", StringType(), False),
+        _field("time_stamp_utc", TimestampType(), False),
+        _field("stamp_date", DateType(), False),
+        _field("value_count", LongType(), False),
+        _field("sum", DoubleType(), False),
+        _field("sum_squares", DoubleType(), False),
+        _field("mean", DoubleType(), False),
+        _field("std", DoubleType()),
+        _field("values", ArrayType(DoubleType()), False),
+        *LINEAGE_FIELDS,
+    ]),
+    grain="one row per valid payload of every landed dropzone request (every version); "
+          "_source_line is the payload's position in its request (1 for a single object)",
+    keys=("time_stamp_utc",),
+    ordering=ARRIVAL_ORDER,
+    partition_by=("stamp_date",),
+    properties={**_APPEND_ONLY, "delta.enableChangeDataFeed": "true"},
+    row_rules=DROPZONE_PAYLOAD_RULES,
+)
+
+SILVER_DROPZONE_MEASUREMENTS = TableContract(
+    layer="silver",
+    name="dropzone_measurements",
+    schema=StructType([
+        _field("time_stamp_utc", TimestampType(), False),
+        _field("stamp_date", DateType(), False),
+        _field("payload_count", LongType(), False),
+        _field("value_count", LongType(), False),
+        _field("mean", DoubleType(), False),
+        _field("std", DoubleType()),
+        _field("sum", DoubleType(), False),
+        _field("sum_squares", DoubleType(), False),
+        _field("_ingest_id", StringType(), False),
+        _field("_received_at", TimestampType(), False),
+    ]),
+    grain="one row per UTC timestamp: the latest payload's statistics, or all payloads pooled "
+          "(dropzone.statistics in the configuration); lineage names the latest payload",
+    keys=("time_stamp_utc",),
+    partition_by=("stamp_date",),
+    retention=Retention.CONFIGURED,
+    expectations=(
+        ExpectationSpec("ExpectColumnValuesToBeUnique", {"column": "time_stamp_utc"}),
+        *(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": column})
+          for column in ("time_stamp_utc", "mean", "value_count", "_ingest_id")),
+    ),
+)
+
+GOLD_DROPZONE_DAILY = TableContract(
+    layer="gold",
+    name="dropzone_daily",
+    schema=StructType([
+        _field("stamp_date", DateType(), False),
+        _field("timestamps", LongType(), False),
+        _field("value_count", LongType(), False),
+        _field("mean", DoubleType(), False),
+        _field("std", DoubleType()),
+        _field("min_mean", DoubleType(), False),
+        _field("max_mean", DoubleType(), False),
+    ]),
+    grain="one row per UTC day: every value of every timestamp's statistics pooled exactly",
+    keys=("stamp_date",),
+    retention=Retention.CONFIGURED,
+)
+
 QUARANTINE = TableContract(
     layer="bronze",
     name="quarantine",
@@ -440,6 +534,9 @@ DQ_RESULTS = TableContract(
 ALL_TABLES: tuple[TableContract, ...] = (
     BRONZE_UTILITY_DROPS,
     BRONZE_SMRT,
+    BRONZE_DROPZONE,
+    SILVER_DROPZONE_MEASUREMENTS,
+    GOLD_DROPZONE_DAILY,
     QUARANTINE,
     SILVER_METER_READINGS,
     GOLD_METER_INTERVALS_15MIN,

@@ -34,6 +34,9 @@ class LandedFile:
     sha256: str
     byte_size: int
     sender: str | None
+    # Why a receiver refused what it kept (source `<name>_rejected`); None for accepted bytes.
+    # Defaulted so metadata written before the field existed still loads.
+    rejection: str | None = None
 
     def to_json(self) -> str:
         record = asdict(self)
@@ -86,12 +89,84 @@ def _read_chunks(source: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_dirs_durably(directory: Path) -> None:
+    """Creates `directory` and its missing parents, fsyncing each new entry's parent: a new day
+    directory that a crash forgot would take the files landed in it along."""
+    missing: list[Path] = []
+    current = directory
+    while not current.is_dir():
+        missing.append(current)
+        current = current.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        fsync_dir(new.parent)
+
+
+@dataclass(frozen=True)
+class LandingSlot:
+    """Where and as what one object lands, decided before any byte is written.
+
+    A slot fully determines the landed object, so landing the same bytes into the same slot
+    twice (a retry completing an interrupted attempt, or two racing retries) yields one object.
+    """
+
+    ingest_id: str
+    received_at: datetime
+    landing_path: Path
+
+
+def reserve_slot(landing_root: str | Path, source: str, original_name: str) -> LandingSlot:
+    """A fresh slot: the next arrival instant, a new id, and the path they name."""
+    received_at = ARRIVAL_CLOCK.now()
+    ingest_id = uuid.uuid4().hex
+    safe_name = _SAFE_NAME.sub("_", original_name)
+    directory = Path(landing_root) / source / received_at.strftime("%Y/%m/%d")
+    name = f"{received_at.strftime('%Y%m%dT%H%M%S.%fZ')}_{ingest_id}_{safe_name}"
+    return LandingSlot(ingest_id, received_at, directory / name)
+
+
+def _land_chunks(
+    slot: LandingSlot,
+    source: str,
+    original_name: str,
+    chunks: Iterable[bytes],
+    sender: str | None,
+    rejection: str | None,
+) -> LandedFile:
+    """Writes data then metadata into `slot`, each under a dot-prefixed temporary name, fsynced
+    and renamed, then fsyncs the directory: once this returns, a crash loses nothing."""
+    final = slot.landing_path
+    directory = final.parent
+    make_dirs_durably(directory)
+    # Unique temporary names: two writers completing the same slot must not share one.
+    scratch = uuid.uuid4().hex[:8]
+    temporary = directory / f".{final.name}.{scratch}.tmp"
+    sha256, size = _write_durably(temporary, chunks)
+    temporary.rename(final)
+    landed = LandedFile(
+        ingest_id=slot.ingest_id,
+        source=source,
+        original_name=original_name,
+        landing_path=str(final),
+        received_at=slot.received_at,
+        sha256=sha256,
+        byte_size=size,
+        sender=sender,
+        rejection=rejection,
+    )
+    meta_temporary = directory / f".{final.name}{META_SUFFIX}.{scratch}.tmp"
+    _write_durably(meta_temporary, [landed.to_json().encode("utf-8")])
+    meta_temporary.rename(directory / f"{final.name}{META_SUFFIX}")
+    fsync_dir(directory)
+    return landed
 
 
 def land_file(
@@ -101,30 +176,32 @@ def land_file(
     sender: str | None = None,
 ) -> LandedFile:
     """Copies `original` unchanged into the landing zone and records its metadata."""
-    received_at = ARRIVAL_CLOCK.now()
-    ingest_id = uuid.uuid4().hex
-    safe_name = _SAFE_NAME.sub("_", original.name)
-    directory = Path(landing_root) / source / received_at.strftime("%Y/%m/%d")
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"{received_at.strftime('%Y%m%dT%H%M%S.%fZ')}_{ingest_id}_{safe_name}"
-    temporary = directory / f".{final.name}.tmp"
-    sha256, size = _write_durably(temporary, _read_chunks(original))
-    temporary.rename(final)
-    landed = LandedFile(
-        ingest_id=ingest_id,
-        source=source,
-        original_name=original.name,
-        landing_path=str(final),
-        received_at=received_at,
-        sha256=sha256,
-        byte_size=size,
-        sender=sender,
-    )
-    meta_temporary = directory / f".{final.name}{META_SUFFIX}.tmp"
-    _write_durably(meta_temporary, [landed.to_json().encode("utf-8")])
-    meta_temporary.rename(directory / f"{final.name}{META_SUFFIX}")
-    _fsync_dir(directory)
-    return landed
+    slot = reserve_slot(landing_root, source, original.name)
+    return _land_chunks(slot, source, original.name, _read_chunks(original), sender, None)
+
+
+def land_bytes(
+    landing_root: str | Path,
+    source: str,
+    name: str,
+    data: bytes,
+    sender: str | None = None,
+    rejection: str | None = None,
+    slot: LandingSlot | None = None,
+) -> LandedFile:
+    """Lands `data` (bytes received over the network) unchanged under the original name `name`.
+
+    `rejection` records why a receiver refused the bytes it keeps for lineage. `slot` (from
+    `reserve_slot`) lands into a place decided earlier, for example one recorded under an
+    idempotency key before writing; landing the same bytes into one slot again is harmless.
+    """
+    slot = slot or reserve_slot(landing_root, source, name)
+    return _land_chunks(slot, source, name, [data], sender, rejection)
+
+
+def is_landed(landing_path: str | Path) -> bool:
+    """True once the object at `landing_path` is complete (its metadata exists)."""
+    return Path(f"{landing_path}{META_SUFFIX}").is_file()
 
 
 def list_landed(landing_root: str | Path, source: str) -> list[LandedFile]:

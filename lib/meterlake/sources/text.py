@@ -8,6 +8,12 @@ from pyspark.sql import functions as F
 from meterlake.tables import LINEAGE_COLUMNS
 
 _BOM = "\ufeff"
+# ISO 8601 with an explicit offset (`Z`, `+02:00`); a naive time has no instant and fails.
+_INSTANT_FORMATS = (
+    "yyyy-MM-dd'T'HH:mm:ssXXX",
+    "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
+    "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+)
 
 
 def text_of(content: Column) -> Column:
@@ -54,3 +60,8 @@ def explode_lines(files_df: DataFrame, first_line: int = 1) -> DataFrame:
 def field_count(raw_line: Column) -> Column:
     """Separators outside quoted fields, plus one (RFC 4180 quoting)."""
     return F.size(F.split(F.regexp_replace(raw_line, r'"([^"]|"")*"', ""), ",", -1))
+
+
+def parse_instant(raw: Column) -> Column:
+    """The UTC instant of an ISO 8601 timestamp with an offset, or null."""
+    return F.coalesce(*(F.try_to_timestamp(raw, F.lit(fmt)) for fmt in _INSTANT_FORMATS))

@@ -7,7 +7,7 @@ start, the energy in Wh). Everything here is `DataFrame -> DataFrame`, with no I
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from meterlake.config import Settings
@@ -26,7 +26,6 @@ _CSV_SCHEMA = "f0 STRING, f1 STRING, f2 STRING, f3 STRING"
 # RFC 4180: a quote inside a quoted field is doubled (Spark's default escape is a backslash).
 _CSV_OPTIONS = {"escape": '"'}
 # Quoted fields may hold commas; remove them before counting the separators.
-_TIMESTAMP_FORMATS = ("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "yyyy-MM-dd'T'HH:mm:ssXXX")
 
 
 def with_file_verdict(files_df: DataFrame) -> DataFrame:
@@ -59,10 +58,6 @@ def explode_lines(files_df: DataFrame) -> DataFrame:
     return text.explode_lines(files_df, first_line=2)
 
 
-def _parsed_timestamp(raw: Column) -> Column:
-    return F.coalesce(*(F.try_to_timestamp(raw, F.lit(fmt)) for fmt in _TIMESTAMP_FORMATS))
-
-
 def parse_lines(lines_df: DataFrame) -> DataFrame:
     """Splits each `raw_line` into its fields and parses them; nothing is dropped here.
 
@@ -78,7 +73,7 @@ def parse_lines(lines_df: DataFrame) -> DataFrame:
         .withColumn("interval_raw", slots[2])
         .withColumn("energy_raw", slots[3])
         .withColumn("meter_id", F.trim(F.col("meter_id_raw")))
-        .withColumn("interval_start", _parsed_timestamp(F.trim(F.col("interval_raw"))))
+        .withColumn("interval_start", text.parse_instant(F.trim(F.col("interval_raw"))))
         .withColumn("energy_wh", F.trim(F.col("energy_raw")).try_cast("double"))
         .drop("fields")
     )
