@@ -54,16 +54,20 @@ def _txn_app(source: str) -> str:
     return f"meterlake.ingest.{source}"
 
 
-def plan_batch(lake: Lake, source: str) -> tuple[int, list[str]] | None:
-    """The unfinished batch to resume, else a new batch of every landed file not yet logged."""
+def plan_batch(
+    lake: Lake, source: str, candidates: list[LandedFile] | None = None
+) -> tuple[int, list[str]] | None:
+    """The unfinished batch to resume, else a new batch of the candidates (default: every landed
+    file) not logged yet; None when there is nothing to load."""
     batches = lake.read(INGEST_BATCHES).filter(F.col("source") == source)
     last = batches.orderBy(F.col("batch").desc()).select("batch", "ingest_ids").first()
     log = lake.read(INGEST_LOG).filter(F.col("source") == source)
     if last is not None and log.filter(F.col("batch") == last["batch"]).isEmpty():
         return int(last["batch"]), list(last["ingest_ids"])
     logged = {row["ingest_id"] for row in log.select("ingest_id").collect()}
-    pending = [f.ingest_id for f in list_landed(lake.settings.landing_root, source)
-               if f.ingest_id not in logged]
+    if candidates is None:
+        candidates = list_landed(lake.settings.landing_root, source)
+    pending = [f.ingest_id for f in candidates if f.ingest_id not in logged]
     if not pending:
         return None
     batch = 0 if last is None else int(last["batch"]) + 1
@@ -163,9 +167,12 @@ def _log_rows(outcomes: list[FileOutcome], batch: int) -> list[tuple]:
     ]
 
 
-def ingest_pending(lake: Lake, source: FileSource) -> IngestReport:
-    """Loads every landed file of `source` that is not in `ops.ingest_log` yet, as one batch."""
-    planned = plan_batch(lake, source.name)
+def ingest_pending(
+    lake: Lake, source: FileSource, candidates: list[LandedFile] | None = None
+) -> IngestReport:
+    """Loads the landed files of `source` not in `ops.ingest_log` yet (all, or those among
+    `candidates`) as one batch; an unfinished batch is finished first, and alone."""
+    planned = plan_batch(lake, source.name, candidates)
     if planned is None:
         return IngestReport(source.name, None, ())
     batch, ingest_ids = planned

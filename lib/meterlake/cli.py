@@ -40,6 +40,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from meterlake.sources.registry import FILE_SOURCES
 
     source = FILE_SOURCES[args.source]
+    if getattr(args, "stream", False):
+        from meterlake.streaming import ingest_stream
+
+        if args.paths:
+            raise ValueError("--stream loads what receivers landed; it takes no paths")
+        reports = ingest_stream(_lake(args, "ingest-stream"), source)
+        print("\n".join(describe_ingest(r) for r in reports) or "nothing new in the landing zone")
+        return 0
     print(describe_ingest(ingest_paths(_lake(args, "ingest"), source, args.paths, args.sender)))
     return 0
 
@@ -226,6 +234,10 @@ def _add_ingest_like(sub: argparse._SubParsersAction, name: str, help_text: str,
                         help="files (received in the order given) or directories (name order); "
                              "none: load what receivers already landed")
     parser.add_argument("--sender", help="who delivered the files, recorded with them")
+    if name == "ingest":
+        parser.add_argument("--stream", action="store_true",
+                            help="Structured Streaming with availableNow and a checkpoint: load "
+                                 "what landed since the last run, then stop")
     parser.set_defaults(handler=handler)
 
 

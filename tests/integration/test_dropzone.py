@@ -18,6 +18,7 @@ from meterlake.lake import Lake
 from meterlake.measurements import run_dropzone_snapshot
 from meterlake.receive.landing import land_file
 from meterlake.sources.dropzone import DROPZONE_FILES
+from meterlake.streaming import ingest_stream
 from meterlake.tables import (
     BRONZE_DROPZONE,
     GOLD_DROPZONE_DAILY,
@@ -143,3 +144,20 @@ def test_bad_payloads_are_quarantined_and_bad_bodies_rejected(
     assert (only["time_stamp_utc"], only["mean"]) == (datetime(2019, 5, 1, 10), 1.5)
     assert only["std"] == pytest.approx(statistics.stdev([1.0, 2.0]))
     assert only["time_stamp_utc"] - datetime(2019, 5, 1, 6) == timedelta(hours=4)
+
+
+def test_streaming_ingest_loads_each_landed_file_once(spark: SparkSession, tmp_path: Path) -> None:
+    lake = lake_at(spark, tmp_path / "lake")
+    for name in ("file_1.json", "file_2.json"):
+        land_file(lake.settings.landing_root, "dropzone", DROPZONE / name)
+    first = ingest_stream(lake, DROPZONE_FILES)
+    land_file(lake.settings.landing_root, "dropzone", DROPZONE / "file_3.json")
+    second = ingest_stream(lake, DROPZONE_FILES)
+    third = ingest_stream(lake, DROPZONE_FILES)
+    assert [[f.landed.original_name for f in r.files] for r in first] == [
+        ["file_1.json", "file_2.json"]]
+    assert [[f.landed.original_name for f in r.files] for r in second] == [["file_3.json"]]
+    assert third == []
+    loaded = sorted((r["_source_file"], r["time_stamp_utc"])
+                    for r in lake.read(BRONZE_DROPZONE).collect())
+    assert loaded == [(f"file_{d - 1}.json", datetime(2019, 5, d, 10)) for d in (2, 3, 4)]
