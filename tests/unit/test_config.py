@@ -34,7 +34,7 @@ def test_local_yaml_resolves_lake_and_derived_landing(in_repo: Path) -> None:
     assert settings.retention.time_travel_days == 365
     assert settings.spark.master == "local[2]"
     assert settings.spark.shuffle_partitions == 4
-    assert dict(settings.quality.max_value_per_unit) == {"Wh": 1_000_000.0}
+    assert dict(settings.quality.max_value_per_unit) == {"Wh": 1_000_000.0, "kWh": 10_000.0}
 
 
 def test_env_lake_overrides_and_landing_follows(in_repo: Path, tmp_path: Path) -> None:
@@ -113,3 +113,15 @@ def test_quoted_boolean_is_rejected(tmp_path: Path) -> None:
     conf = _conf(tmp_path, "lake_root: /l\nspark:\n  ui_enabled: 'false'\n")
     with pytest.raises(ConfigError, match=re.escape(f"{conf}") + ".*ui_enabled"):
         load_settings(conf, env={})
+
+
+def test_smrt_and_dropzone_sections(tmp_path: Path) -> None:
+    conf = _conf(tmp_path, "lake_root: /l\nsmrt:\n  production_only: false\n"
+                           "dropzone:\n  statistics: pooled\n")
+    settings = load_settings(conf, env={})
+    assert (settings.smrt.production_only, settings.dropzone.statistics) == (False, "pooled")
+    bad = _conf(tmp_path, "lake_root: /l\ndropzone:\n  statistics: median\n")
+    with pytest.raises(ConfigError, match=re.escape(
+        f"{bad}: 'dropzone.statistics' must be 'latest' or 'pooled', got 'median'"
+    )):
+        load_settings(bad, env={})
