@@ -40,8 +40,10 @@ lint: setup ## ruff and mypy
 	$(BIN)/ruff check lib jobs tests bench
 	$(BIN)/mypy lib bench
 
-bench: setup ## Benchmarks (bench/)
+bench: setup ## Benchmarks: backbone (bench/RESULTS.md) and HTTP ingest load (bench/HTTP_RESULTS.md)
+	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.http_load
 
 package: setup ## dist/meterlake.zip for spark-submit --py-files, and a wheel
 	rm -rf dist && mkdir -p dist

@@ -8,7 +8,7 @@
    and a full rebuild of silver from bronze at 3x with the same latest-by-arrival rule.
 
 Absolute times on a 2-core machine are noise; the ratios within one run are the result.
-Writes bench/out/RESULTS.md.
+Writes bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -154,9 +154,7 @@ def main() -> int:
         f"| snapshot one-day update at 3x | {snap['3x']:.2f} | full rebuild from bronze at 3x | "
         f"{snap['rebuild-3x']:.2f} | {snap['rebuild-3x'] / snap['3x']:.2f}x faster |",
     ]
-    out = Path("bench/out")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (Path(__file__).parent / "RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     shutil.rmtree(work, ignore_errors=True)
     return 0

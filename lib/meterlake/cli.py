@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from meterlake.config import ConfigError
 from meterlake.publish.cli import add_publish_parser
+from meterlake.serve.cli import add_serve_parser
 
 if TYPE_CHECKING:
     from meterlake.lake import Lake
@@ -301,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit(sub)
     _add_views(sub)
     add_publish_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 

@@ -26,7 +26,7 @@ _MAX_PROBLEMS = 10
 _SHOWN_CHARS = 40
 
 
-class RejectedBody(ValueError):
+class RejectedBodyError(ValueError):
     """The body fails a door check; the message says which item and field, and why."""
 
 
@@ -61,8 +61,14 @@ def _int_or_non_finite(text: str) -> int | _NonFinite:
 
 
 def _shown(value: Any) -> str:
-    """A short rendering of a JSON value for a message."""
-    text = value.text if isinstance(value, _NonFinite) else json.dumps(value)
+    """A short rendering of a JSON value for a message: text in single quotes (as the other
+    sources' reasons quote raw values), anything else as JSON."""
+    if isinstance(value, _NonFinite):
+        return value.text
+    if isinstance(value, str):
+        text = value if len(value) <= _SHOWN_CHARS else value[: _SHOWN_CHARS - 3] + "..."
+        return f"'{text}'"
+    text = json.dumps(value)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
 
 
@@ -83,10 +89,14 @@ def _kind(value: Any) -> str:
 def parse_json(body: bytes) -> Any:
     """The JSON document in `body` (UTF-8); NaN, Infinity and overflowing numbers come back as
     markers for the value checks instead of Python's silent nan/inf."""
+    if not body.strip():
+        raise RejectedBodyError("empty body: expected a JSON payload or an array of them")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise RejectedBody(f"body is not UTF-8 text: {error.reason} at byte {error.start}") from None
+        raise RejectedBodyError(
+            f"body is not UTF-8 text: {error.reason} at byte {error.start}"
+        ) from None
     try:
         return json.loads(
             text,
@@ -95,9 +105,9 @@ def parse_json(body: bytes) -> Any:
             parse_int=_int_or_non_finite,
         )
     except json.JSONDecodeError as error:
-        raise RejectedBody(f"malformed JSON: {error}") from None
+        raise RejectedBodyError(f"malformed JSON: {error}") from None
     except RecursionError:
-        raise RejectedBody("malformed JSON: nested too deeply") from None
+        raise RejectedBodyError("malformed JSON: nested too deeply") from None
 
 
 def check_time_stamp(value: Any) -> tuple[datetime | None, str | None]:
@@ -116,10 +126,11 @@ def check_time_stamp(value: Any) -> tuple[datetime | None, str | None]:
             f"(for example {value}Z, or {value}-04:00 for US/Eastern daylight time)"
         )
     try:
-        instant = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value).astimezone(UTC), None
     except ValueError as error:
         return None, f"time_stamp: not a valid date and time ({error}): {_shown(value)}"
-    return instant.astimezone(UTC), None
+    except OverflowError:
+        return None, f"time_stamp: outside years 1 to 9999 once converted to UTC: {_shown(value)}"
 
 
 def check_data(value: Any) -> list[str]:
@@ -166,17 +177,17 @@ def _summary(problems: list[str]) -> str:
 
 
 def check_body(body: bytes) -> list[CheckedPayload]:
-    """The payloads of a dropzone body, in order; raises RejectedBody naming every problem
+    """The payloads of a dropzone body, in order; raises RejectedBodyError naming every problem
     (up to ten), each prefixed with `item N: ` when the body is an array."""
     document = parse_json(body)
     if isinstance(document, list):
         if not document:
-            raise RejectedBody("empty array: expected at least one payload")
-        items = list(enumerate(document))
+            raise RejectedBodyError("empty array: expected at least one payload")
+        items: list[tuple[int | None, Any]] = list(enumerate(document))
     elif isinstance(document, dict):
         items = [(None, document)]
     else:
-        raise RejectedBody(
+        raise RejectedBodyError(
             'expected a payload {"time_stamp": ..., "data": [...]} or an array of them, '
             f"got {_kind(document)}"
         )
@@ -189,5 +200,5 @@ def check_body(body: bytes) -> list[CheckedPayload]:
         if passed is not None:
             checked.append(passed)
     if problems:
-        raise RejectedBody(_summary(problems))
+        raise RejectedBodyError(_summary(problems))
     return checked

@@ -1,0 +1,206 @@
+"""Reads of the lake's Delta tables through delta-rs and Arrow: no JVM, no Spark.
+
+Tables live at `<lake>/<layer>/<name>` (`meterlake.tables.TableContract.path`); their contracts
+import pyspark, so the few names read here are repeated below and a test checks them against
+the contracts. Filters are pushed down: a predicate on the partition column and on
+min/max statistics selects the files (`file_pruning_predicate`), then an Arrow expression keeps
+the exact rows of those files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+from deltalake import DeltaTable, QueryBuilder
+from deltalake.exceptions import TableNotFoundError
+
+_MICROS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class TableRef:
+    layer: str
+    name: str
+    missing_hint: str
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    def path(self, lake_root: str) -> str:
+        return f"{lake_root.rstrip('/')}/{self.layer}/{self.name}"
+
+
+SILVER_METER_READINGS = TableRef("silver", "meter_readings", "run `meterlake snapshot`")
+INGEST_LOG = TableRef("ops", "ingest_log", "run `meterlake ingest`")
+SILVER_DROPZONE = TableRef("silver", "dropzone_measurements",
+                           "run `meterlake ingest dropzone` and its snapshot")
+GOLD_SETTLEMENT_SUMMARY = TableRef("gold", "settlement_summary", "no settlement runs yet")
+
+
+class MissingTableError(LookupError):
+    """The table has not been written yet; the message says what creates it."""
+
+
+def open_table(lake_root: str, ref: TableRef) -> DeltaTable:
+    """The table's latest version; MissingTableError when it does not exist yet."""
+    try:
+        return DeltaTable(ref.path(lake_root))
+    except TableNotFoundError:
+        raise MissingTableError(
+            f"{ref.qualified_name} does not exist yet: {ref.missing_hint}"
+        ) from None
+
+
+def dataset(table: DeltaTable, pruning: list[tuple[str, str, Any]] | None = None) -> pads.Dataset:
+    """The table's files (those `pruning` may match) as an Arrow dataset, read through
+    pyarrow's own filesystem: delta-rs's Python filesystem handler can abort the interpreter at
+    exit (seen with deltalake 1.6.6), which would kill a server worker's clean shutdown."""
+    raw, root = pafs.FileSystem.from_uri(table.table_uri)
+    return table.to_pyarrow_dataset(
+        file_pruning_predicate=pruning or None, filesystem=pafs.SubTreeFileSystem(root, raw)
+    )
+
+
+def _utc(instant: datetime) -> pa.Scalar:
+    return pa.scalar(instant.astimezone(UTC), type=_MICROS)
+
+
+def meter_counts(table: DeltaTable) -> tuple[int, list[dict[str, Any]]]:
+    """(distinct meters, one dict per source and commodity with its meters and readings)."""
+    query = QueryBuilder().register("readings", table)
+    per_source = pa.table(query.execute(
+        "SELECT source, commodity, COUNT(DISTINCT meter_id) AS meters, COUNT(*) AS readings "
+        "FROM readings GROUP BY source, commodity ORDER BY source, commodity"
+    ).read_all())
+    total = pa.table(query.execute(
+        "SELECT COUNT(DISTINCT meter_id) AS meters FROM readings"
+    ).read_all())
+    return int(total.column("meters")[0].as_py()), per_source.to_pylist()
+
+
+def readings_pruning(
+    meter_id: str, start: datetime | None, end: datetime | None
+) -> list[tuple[str, str, Any]]:
+    """Which files may hold one meter's readings in [start, end): the UTC date partitions of
+    the range (the same derivation as `tables.interval_date_of`) and `meter_id`'s statistics."""
+    pruning: list[tuple[str, str, Any]] = [("meter_id", "=", meter_id)]
+    if start is not None:
+        pruning.append(("interval_date", ">=", start.astimezone(UTC).date()))
+    if end is not None:
+        pruning.append(("interval_date", "<=", end.astimezone(UTC).date()))
+    return pruning
+
+
+def meter_readings(
+    table: DeltaTable, meter_id: str, start: datetime | None, end: datetime | None
+) -> pa.Table:
+    """One meter's readings with `start <= interval_start < end` (either bound open), oldest
+    first: columns interval_start, value, unit, interval_minutes."""
+    rows = pc.field("meter_id") == meter_id
+    if start is not None:
+        rows &= pc.field("interval_start") >= _utc(start)
+    if end is not None:
+        rows &= pc.field("interval_start") < _utc(end)
+    found = dataset(table, readings_pruning(meter_id, start, end)).to_table(
+        columns=["interval_start", "value", "unit", "interval_minutes"], filter=rows
+    )
+    return found.sort_by("interval_start")
+
+
+def bucket_micros(span_micros: int, points: int) -> int:
+    """The width of `points` equal buckets covering `span_micros`, rounded up to whole seconds
+    (readable bucket starts; still at most `points` buckets)."""
+    per_bucket = -(-span_micros // points)
+    return max(1, -(-per_bucket // 1_000_000)) * 1_000_000
+
+
+def downsample(readings: pa.Table, start: datetime, bucket_us: int) -> pa.Table:
+    """Means of `readings` (interval_start, value) over equal buckets of `bucket_us` starting at
+    `start`: one row per non-empty bucket, `bucket_start`, `value` (mean) and `readings`."""
+    offsets = pc.subtract(readings.column("interval_start").cast(pa.int64()),
+                          int(_utc(start).value))
+    buckets = pa.table({"bucket": pc.divide(offsets, bucket_us), "value": readings["value"]})
+    means = buckets.group_by("bucket").aggregate([("value", "mean"), ("value", "count")])
+    means = means.sort_by("bucket")
+    starts = pc.add(pc.multiply(means.column("bucket"), bucket_us), int(_utc(start).value))
+    return pa.table({
+        "bucket_start": starts.cast(_MICROS),
+        "value": means.column("value_mean"),
+        "readings": means.column("value_count"),
+    })
+
+
+def received_files(
+    table: DeltaTable, source: str | None, since: datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` files of the ingest log in arrival order, from `since` (inclusive)."""
+    rows = pc.scalar(True)
+    if source is not None:
+        rows &= pc.field("source") == source
+    if since is not None:
+        rows &= pc.field("received_at") >= _utc(since)
+    log = dataset(table).to_table(filter=rows).sort_by(
+        [("received_at", "ascending"), ("ingest_id", "ascending")]
+    )
+    return log.slice(0, limit).to_pylist()
+
+
+def last_file(table: DeltaTable, source: str | None) -> dict[str, Any] | None:
+    """The file received last (ties by ingest id), or None."""
+    rows = pc.scalar(True) if source is None else pc.field("source") == source
+    log = dataset(table).to_table(filter=rows).sort_by(
+        [("received_at", "descending"), ("ingest_id", "descending")]
+    )
+    return log.slice(0, 1).to_pylist()[0] if log.num_rows else None
+
+
+def dropzone_stats(
+    table: DeltaTable, start: datetime | None, end: datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` rows of silver.dropzone_measurements with start <= time_stamp_utc < end,
+    in time order; the range also prunes files by their statistics."""
+    rows = pc.scalar(True)
+    pruning: list[tuple[str, str, Any]] = []
+    if start is not None:
+        rows &= pc.field("time_stamp_utc") >= _utc(start)
+        pruning.append(("time_stamp_utc", ">=", start.astimezone(UTC)))
+    if end is not None:
+        rows &= pc.field("time_stamp_utc") < _utc(end)
+        pruning.append(("time_stamp_utc", "<", end.astimezone(UTC)))
+    found = dataset(table, pruning).to_table(filter=rows).sort_by("time_stamp_utc")
+    return found.slice(0, limit).to_pylist()
+
+
+def first_rows(table: DeltaTable, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` rows of any table, as JSON-ready dicts."""
+    return [{k: jsonable(v) for k, v in row.items()}
+            for row in dataset(table).head(limit).to_pylist()]
+
+
+def jsonable(value: Any) -> Any:
+    """A value JSON can carry: instants as UTC `Z` text, dates as ISO text, decimals as
+    text (exact), NaN and infinities as null, nested values converted likewise."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
