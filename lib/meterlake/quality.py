@@ -16,7 +16,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from meterlake.config import QualitySettings
-from meterlake.tables import QUARANTINE, ExpectationSpec, RowRule, TableContract
+from meterlake.rules import RowRule
+from meterlake.tables import QUARANTINE, ExpectationSpec, TableContract
 
 # great-expectations must not try to phone home: this platform runs without internet.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")

@@ -8,6 +8,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from meterlake.quality import filter_valid, to_quarantine_rows, with_violations
+from meterlake.rules import UTILITY_DROP_ROW_RULES
 from meterlake.sources.utility_drops import (
     explode_lines,
     parse_lines,
@@ -15,7 +16,7 @@ from meterlake.sources.utility_drops import (
     with_file_verdict,
     with_in_file_conflicts,
 )
-from meterlake.tables import BRONZE_UTILITY_DROPS, QUARANTINE, UTILITY_DROP_ROW_RULES
+from meterlake.tables import BRONZE_UTILITY_DROPS, QUARANTINE
 
 HEADER = ",meter_id,interval_date_time,energy_wh"
 RECEIVED = datetime(2020, 6, 2, 8, 0)
