@@ -20,10 +20,18 @@ from meterlake.tables import INGEST_LOG, QUARANTINE, SILVER_METER_READINGS
 def ingest_paths(
     lake: Lake, source: FileSource, paths: list[Path], sender: str | None = None
 ) -> IngestReport:
-    """Receives files (landing them unchanged, in order), then loads everything pending."""
-    for path in expand_paths(paths):
-        land_file(lake.settings.landing_root, source.name, path, sender)
-    return ingest_pending(lake, source)
+    """Receives files (landing them unchanged, in order), then loads everything pending.
+
+    After a crash the first load finishes the interrupted batch alone; the files landed now are
+    then loaded by a second one, and the report covers both.
+    """
+    landed = {land_file(lake.settings.landing_root, source.name, path, sender).ingest_id
+              for path in expand_paths(paths)}
+    report = ingest_pending(lake, source)
+    if landed - {f.landed.ingest_id for f in report.files}:
+        rest = ingest_pending(lake, source)
+        report = IngestReport(source.name, rest.batch, report.files + rest.files)
+    return report
 
 
 def describe_ingest(report: IngestReport) -> str:

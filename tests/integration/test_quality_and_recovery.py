@@ -94,3 +94,21 @@ def test_crashed_ingest_resumes_its_batch_without_loading_twice(
                 for r in csv_rows(LEAP / n)}
     assert {(r[0], r[1]) for r in lines.collect()} == expected
     assert sorted(r["batch"] for r in lake.read(INGEST_BATCHES).collect()) == [0, 1]
+
+
+def test_ingest_after_a_crash_loads_the_interrupted_batch_and_the_new_files(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = lake_at(spark, tmp_path / "lake")
+    land_file(lake.settings.landing_root, "utility_drops", INPUT_0)
+    with monkeypatch.context() as patched:
+        patched.setattr(lake, "append", _CrashOnLogWrite(lake))
+        with pytest.raises(RuntimeError, match="driver lost"):
+            ingest_pending(lake, UTILITY_DROP_FILES)
+    report = ingest_paths(lake, UTILITY_DROP_FILES, [LEAP / "input_1.csv"])
+    assert (report.batch, [(f.landed.original_name, f.outcome) for f in report.files]) == (
+        1, [("input_0.csv", "loaded"), ("input_1.csv", "loaded")]
+    )
+    assert sorted((r["batch"], r["original_name"]) for r in lake.read(INGEST_LOG).collect()) == [
+        (0, "input_0.csv"), (1, "input_1.csv")
+    ]
