@@ -90,8 +90,11 @@ def _merge(lake: Lake, rows_df: DataFrame, dates: list[date]) -> None:
         lake.ensure(SILVER_DROPZONE_MEASUREMENTS).alias("t")
         .merge(rows_df.alias("s"), f"t.stamp_date IN ({literals}) "
                                    "AND t.time_stamp_utc = s.time_stamp_utc")
+        # `mean` too: a timestamp touched after dropzone.statistics changed takes the new
+        # definition even when its newest payload is the same.
         .whenMatchedUpdateAll(condition="t._ingest_id <> s._ingest_id "
-                                        "OR t.payload_count <> s.payload_count")
+                                        "OR t.payload_count <> s.payload_count "
+                                        "OR t.mean <> s.mean")
         .whenNotMatchedInsertAll()
         .execute()
     )
