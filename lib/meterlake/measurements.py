@@ -21,6 +21,7 @@ from meterlake.silver import (
     last_progress,
     merge_metrics,
     new_bronze_rows,
+    partition_filter,
     verify_or_restore,
 )
 from meterlake.tables import (
@@ -85,11 +86,10 @@ def daily_rollup(measurements_df: DataFrame) -> DataFrame:
 
 
 def _merge(lake: Lake, rows_df: DataFrame, dates: list[date]) -> None:
-    literals = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
+    condition = f"{partition_filter('stamp_date', dates)} AND t.time_stamp_utc = s.time_stamp_utc"
     (
         lake.ensure(SILVER_DROPZONE_MEASUREMENTS).alias("t")
-        .merge(rows_df.alias("s"), f"t.stamp_date IN ({literals}) "
-                                   "AND t.time_stamp_utc = s.time_stamp_utc")
+        .merge(rows_df.alias("s"), condition)
         # `mean` too: a timestamp touched after dropzone.statistics changed takes the new
         # definition even when its newest payload is the same.
         .whenMatchedUpdateAll(condition="t._ingest_id <> s._ingest_id "

@@ -118,11 +118,17 @@ def touched_candidates(
     )
 
 
+def partition_filter(column: str, dates: list[date]) -> str:
+    """`t.<column> IN (DATE'…', …)`: literal values, the only form Delta prunes a MERGE by;
+    build it from the update itself, so no row of the update falls outside it."""
+    literals = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
+    return f"t.{column} IN ({literals})"
+
+
 def merge_condition(dates: list[date]) -> str:
     """Keys plus literal partition values, so Delta prunes the MERGE to the touched dates."""
-    literals = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
     keys = " AND ".join(f"t.{k} = s.{k}" for k in KEYS)
-    return f"t.interval_date IN ({literals}) AND {keys}"
+    return f"{partition_filter('interval_date', dates)} AND {keys}"
 
 
 # A matched row is rewritten only if the winning version or the count changed, so re-applying
