@@ -102,14 +102,18 @@ def _section(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     return value
 
 
+def _reject_unknown(section: Mapping[str, Any], allowed: set[str], name: str, where: str) -> None:
+    unknown = set(section) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys in '{name}': {sorted(unknown)}")
+
+
 def _spark_settings(raw: Mapping[str, Any], where: str) -> SparkSettings:
     defaults = SparkSettings()
     section = _section(raw, "spark", where)
-    unknown = set(section) - {
+    _reject_unknown(section, {
         "master", "shuffle_partitions", "delta_snapshot_partitions", "ui_enabled", "conf"
-    }
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys in 'spark': {sorted(unknown)}")
+    }, "spark", where)
     master = section.get("master", defaults.master)
     if master is not None and not isinstance(master, str):
         raise ConfigError(f"{where}: 'spark.master' must be a string or null, got {master!r}")
@@ -157,9 +161,7 @@ def _quality_settings(raw: Mapping[str, Any], where: str) -> QualitySettings:
 
 def _smrt_settings(raw: Mapping[str, Any], where: str) -> SmrtSettings:
     section = _section(raw, "smrt", where)
-    unknown = set(section) - {"production_only"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys in 'smrt': {sorted(unknown)}")
+    _reject_unknown(section, {"production_only"}, "smrt", where)
     if "production_only" not in section:
         return SmrtSettings()
     return SmrtSettings(production_only=_require(section, "production_only", bool, where, "smrt."))
@@ -167,9 +169,7 @@ def _smrt_settings(raw: Mapping[str, Any], where: str) -> SmrtSettings:
 
 def _dropzone_settings(raw: Mapping[str, Any], where: str) -> DropzoneSettings:
     section = _section(raw, "dropzone", where)
-    unknown = set(section) - {"statistics"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys in 'dropzone': {sorted(unknown)}")
+    _reject_unknown(section, {"statistics"}, "dropzone", where)
     if "statistics" not in section:
         return DropzoneSettings()
     statistics = _require(section, "statistics", str, where, "dropzone.")
