@@ -18,6 +18,7 @@ from pyspark.sql.types import (
     BooleanType,
     DataType,
     DateType,
+    DecimalType,
     DoubleType,
     IntegerType,
     LongType,
@@ -367,6 +368,94 @@ DQ_RESULTS = TableContract(
     properties=_APPEND_ONLY,
 )
 
+# Settlement amounts and energy are decimals: sums are exact and independent of partitioning,
+# so a reproduced report has the same bytes.
+KWH_OUT = DecimalType(24, 6)
+MONEY = DecimalType(22, 2)
+PRICE = DecimalType(18, 6)
+_RUN_FIELDS = (
+    _field("run_id", StringType(), False),
+    _field("revision", IntegerType(), False),
+    _field("partner", StringType(), False),
+    _field("month", StringType(), False),
+)
+
+GOLD_SETTLEMENT_LINES = TableContract(
+    layer="gold",
+    name="settlement_lines",
+    schema=StructType([
+        *_RUN_FIELDS,
+        _field("meter_id", StringType(), False),
+        _field("line_type", StringType(), False),
+        _field("line_name", StringType(), False),
+        _field("intervals_expected", LongType(), False),
+        _field("intervals_present", LongType(), False),
+        _field("intervals_estimated", LongType(), False),
+        _field("kwh_measured", KWH_OUT, False),
+        _field("kwh_estimated", KWH_OUT, False),
+        _field("kwh_baseline", KWH_OUT),
+        _field("kwh_reduction", KWH_OUT),
+        _field("adjustment_factor", DecimalType(12, 9)),
+        _field("price", PRICE, False),
+        _field("currency", StringType(), False),
+        _field("amount", MONEY, False),
+        _field("completeness", DecimalType(9, 6), False),
+    ]),
+    grain="one row per settlement run, meter and line: a time-of-use window (line_type energy) "
+          "or a demand-response event (line_type event); every revision is kept",
+    keys=("run_id", "meter_id", "line_type", "line_name"),
+    ordering=("partner", "meter_id", "line_type", "line_name"),
+    partition_by=("month",),
+    properties=_APPEND_ONLY,
+)
+
+GOLD_SETTLEMENT_SUMMARY = TableContract(
+    layer="gold",
+    name="settlement_summary",
+    schema=StructType([
+        *_RUN_FIELDS,
+        _field("currency", StringType(), False),
+        _field("meters", LongType(), False),
+        _field("intervals_expected", LongType(), False),
+        _field("intervals_present", LongType(), False),
+        _field("intervals_estimated", LongType(), False),
+        _field("kwh_measured", KWH_OUT, False),
+        _field("kwh_estimated", KWH_OUT, False),
+        _field("energy_amount", MONEY, False),
+        _field("kwh_reduction", KWH_OUT, False),
+        _field("event_amount", MONEY, False),
+        _field("total_amount", MONEY, False),
+        _field("completeness", DecimalType(9, 6)),
+    ]),
+    grain="one row per settlement run (one partner and month): the totals of its lines",
+    keys=("run_id",),
+    partition_by=("month",),
+    properties=_APPEND_ONLY,
+)
+
+REPORT_RUNS = TableContract(
+    layer="ops",
+    name="report_runs",
+    schema=StructType([
+        *_RUN_FIELDS,
+        _field("report", StringType(), False),
+        _field("started_at", TimestampType(), False),
+        _field("finished_at", TimestampType(), False),
+        _field("as_known_at", TimestampType()),
+        _field("inputs", StringType(), False),
+        _field("parameters", StringType(), False),
+        _field("book_sha256", StringType(), False),
+        _field("code_version", StringType(), False),
+        _field("row_counts", StringType(), False),
+        _field("outputs", StringType(), False),
+        _field("export_path", StringType(), False),
+    ]),
+    grain="one row per report run; written last, so a run exists once it is here. inputs, "
+          "parameters, row_counts and outputs are JSON (the manifest's fields)",
+    keys=("run_id",),
+    properties=_APPEND_ONLY,
+)
+
 ALL_TABLES: tuple[TableContract, ...] = (
     BRONZE_UTILITY_DROPS,
     BRONZE_SMRT,
@@ -380,4 +469,7 @@ ALL_TABLES: tuple[TableContract, ...] = (
     INGEST_BATCHES,
     SNAPSHOT_PROGRESS,
     DQ_RESULTS,
+    GOLD_SETTLEMENT_LINES,
+    GOLD_SETTLEMENT_SUMMARY,
+    REPORT_RUNS,
 )

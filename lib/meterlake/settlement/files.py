@@ -1,0 +1,74 @@
+"""Report files through Hadoop's FileSystem, so exports work on local disk and on S3 alike.
+
+Spark writes a directory of part files; a partner wants one file. Each export is written as one
+sorted partition and its single part file is moved to the export's name, which makes its bytes a
+function of the rows alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+FORMATS = {"csv": {"header": "true"}, "parquet": {}}
+
+
+def _fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+
+def write_single_file(df: DataFrame, uri: str, fmt: str, order: list[str]) -> None:
+    """Writes `df` sorted by `order` as one `fmt` file at `uri` (replacing it)."""
+    spark = df.sparkSession
+    staging = f"{uri}.parts"
+    (
+        df.repartition(1).sortWithinPartitions(*order)
+        .write.format(fmt).options(**FORMATS[fmt]).mode("overwrite").save(staging)
+    )
+    fs, staging_path = _fs_path(spark, staging)
+    parts = [s.getPath() for s in fs.listStatus(staging_path)
+             if s.getPath().getName().startswith("part-")]
+    if len(parts) != 1:
+        raise RuntimeError(f"expected one part file under {staging}, found {len(parts)}")
+    _, target = _fs_path(spark, uri)
+    fs.delete(target, False)
+    if not fs.rename(parts[0], target):
+        raise RuntimeError(f"could not move {parts[0]} to {uri}")
+    fs.delete(staging_path, True)
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    fs, path = _fs_path(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def read_bytes(spark: SparkSession, uri: str) -> bytes:
+    row = spark.read.format("binaryFile").load(uri).select("content").first()
+    if row is None:
+        raise FileNotFoundError(uri)
+    return bytes(row["content"])
+
+
+def sha256_of(spark: SparkSession, uri: str) -> tuple[str, int]:
+    """(sha256 hex, size in bytes) of one file, computed where the file is."""
+    row = (
+        spark.read.format("binaryFile").load(uri)
+        .select(F.sha2("content", 256).alias("sha256"), "length").first()
+    )
+    if row is None:
+        raise FileNotFoundError(uri)
+    return str(row["sha256"]), int(row["length"])
+
+
+def exists(spark: SparkSession, uri: str) -> bool:
+    fs, path = _fs_path(spark, uri)
+    return bool(fs.exists(path))
