@@ -24,11 +24,12 @@ setup: $(INSTALLED) jars ## Create .venv, install pinned packages, fetch the Del
 jars: $(INSTALLED)
 	$(BIN)/python -m meterlake.jars fetch
 
-run: setup ## The main job on the local lake: generate drops, ingest, snapshot, grid, summary
+run: setup ## The main job on the local lake: generate drops, ingest, snapshot, grid, settle
 	rm -rf $(SAMPLE)
 	$(BIN)/meterlake generate utility-drops --out $(SAMPLE) --meters 20 --days 7 --seed 42 \
 	    --drops-per-day 4 --correction-rate 0.03 --new-meters 3 --bad-row-rate 0.002
 	$(BIN)/meterlake pipeline utility_drops $(SAMPLE)
+	$(BIN)/meterlake settle --month 2020-06 --book conf/settlement.yaml
 
 test: setup ## Every test: unit, integration and the slow end-to-end suites
 	$(BIN)/pytest tests

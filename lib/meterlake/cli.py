@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from meterlake.config import ConfigError
 from meterlake.publish.cli import add_publish_parser
 from meterlake.serve.cli import add_serve_parser
+from meterlake.settlement.cli import add_audit_commands, add_settle_parser
 
 if TYPE_CHECKING:
     from meterlake.lake import Lake
@@ -275,6 +276,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     known.add_argument("--limit", type=int, default=20)
     known.add_argument("--out", help="write the whole snapshot as Parquet here instead")
     known.set_defaults(handler=cmd_as_known_at)
+    add_audit_commands(queries)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also compact bronze (its replaced files are kept forever)")
     optimize.set_defaults(handler=cmd_optimize)
     _add_generate(sub)
+    add_settle_parser(sub)
     _add_audit(sub)
     _add_views(sub)
     add_publish_parser(sub)
@@ -310,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as error:
+    except (ConfigError, FileNotFoundError, FileExistsError, LookupError, ValueError) as error:
         print(f"meterlake: error: {error}", file=sys.stderr)
         return 2
     except RuntimeError as error:
