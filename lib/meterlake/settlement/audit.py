@@ -33,11 +33,19 @@ from meterlake.tables import GOLD_SETTLEMENT_LINES, REPORT_RUNS
 
 @dataclass
 class Reproduction:
+    """A run recomputed: per output, the recorded and the reproduced checksum of its rows.
+
+    CSV exports are compared byte for byte (their rows checksum is the file's sha256); Parquet
+    exports by their rows, because parquet-mr's bytes differ between JVMs for the same rows.
+    Each file's own sha256 is reported too."""
+
     run_id: str
     through: str
     directory: str
-    # name -> (recorded sha256, reproduced sha256)
+    # name -> (recorded rows sha256, reproduced rows sha256)
     checksums: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # name -> whether the file's bytes are identical as well
+    same_bytes: dict[str, bool] = field(default_factory=dict)
     fallback_reason: str | None = None
 
     @property
@@ -51,7 +59,9 @@ class Reproduction:
                          "rebuilt from bronze at the recorded versions")
         for name, (recorded, reproduced) in sorted(self.checksums.items()):
             verdict = "match" if recorded == reproduced else "DIFFERS"
-            lines.append(f"  {name}: {verdict} (recorded {recorded[:16]}, now {reproduced[:16]})")
+            same = "identical bytes" if self.same_bytes.get(name) else "bytes differ"
+            lines.append(f"  {name}: {verdict} (recorded {recorded[:16]}, now "
+                         f"{reproduced[:16]}; {same})")
         lines.append("every checksum matches" if self.matches else "checksums DIFFER")
         return "\n".join(lines)
 
@@ -83,8 +93,10 @@ def reproduce(lake: Lake, run_id: str, through: str | None = None) -> Reproducti
     chosen = through
     result = Reproduction(run_id, chosen, directory, fallback_reason=reason)
     for name, recorded in run.outputs.items():
-        now = outputs.get(name, {}).get("sha256", "missing")
-        result.checksums[name] = (str(recorded["sha256"]), str(now))
+        now = outputs.get(name, {})
+        result.checksums[name] = (str(recorded["rows_sha256"]),
+                                  str(now.get("rows_sha256", "missing")))
+        result.same_bytes[name] = recorded["sha256"] == now.get("sha256")
     return result
 
 

@@ -137,12 +137,11 @@ def local_instant(text: Any, zone: ZoneInfo, where: str) -> datetime:
     if naive.minute % INTERVAL_MINUTES or naive.second or naive.microsecond:
         raise ConfigError(f"{where}: must fall on a quarter-hour: {text!r}")
     early = naive.replace(tzinfo=zone, fold=0)
-    late = naive.replace(tzinfo=zone, fold=1)
-    if early.utcoffset() != late.utcoffset():
-        raise ConfigError(f"{where}: {text} happens twice in {zone.key} (DST ends); "
-                          "choose an unambiguous time")
     if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
         raise ConfigError(f"{where}: {text} does not exist in {zone.key} (DST starts)")
+    if early.utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset():
+        raise ConfigError(f"{where}: {text} happens twice in {zone.key} (DST ends); "
+                          "choose an unambiguous time")
     return early.astimezone(UTC)
 
 

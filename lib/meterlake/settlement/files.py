@@ -69,6 +69,23 @@ def sha256_of(spark: SparkSession, uri: str) -> tuple[str, int]:
     return str(row["sha256"]), int(row["length"])
 
 
+def rows_sha256(spark: SparkSession, uri: str, fmt: str) -> str:
+    """The sha256 of a file's rows rendered canonically (CSV, every column, sorted).
+
+    Parquet bytes are not reproducible across JVMs: parquet-mr writes each column's list of
+    encodings from a hash set, whose order changes from one process to the next. The rows are.
+    A CSV export is already canonical, so its rows checksum is its file checksum."""
+    if fmt == "csv":
+        return sha256_of(spark, uri)[0]
+    rows = spark.read.format(fmt).load(uri)
+    canonical = f"{uri}.canonical.csv"
+    write_single_file(rows, canonical, "csv", rows.columns)
+    checksum = sha256_of(spark, canonical)[0]
+    fs, path = _fs_path(spark, canonical)
+    fs.delete(path, False)
+    return checksum
+
+
 def exists(spark: SparkSession, uri: str) -> bool:
     fs, path = _fs_path(spark, uri)
     return bool(fs.exists(path))

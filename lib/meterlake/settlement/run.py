@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 import meterlake
 from meterlake.lake import Lake
 from meterlake.settlement.book import SettlementBook, book_from_mapping
-from meterlake.settlement.files import sha256_of, write_single_file, write_text
+from meterlake.settlement.files import rows_sha256, sha256_of, write_single_file, write_text
 from meterlake.settlement.inputs import Inputs, pin_inputs, readings_at, reading_dates
 from meterlake.settlement.report import (
     LINE_COLUMNS,
@@ -85,14 +85,15 @@ def _next_revisions(lake: Lake, month: str, partners: list[str]) -> dict[str, in
 def write_exports(
     spark: SparkSession, frames: dict[str, DataFrame], partner: str, directory: str
 ) -> dict[str, dict[str, object]]:
-    """One partner's exports under `directory`: name -> {sha256, bytes}."""
+    """One partner's exports under `directory`: name -> {sha256, bytes, rows_sha256}."""
     outputs: dict[str, dict[str, object]] = {}
     for name, frame, fmt in EXPORTS:
         uri = f"{directory}/{name}"
         rows = frames[frame].filter(F.col("partner") == partner)
         write_single_file(rows, uri, fmt, LINE_ORDER if frame == "lines" else ["partner"])
         sha256, size = sha256_of(spark, uri)
-        outputs[name] = {"sha256": sha256, "bytes": size}
+        outputs[name] = {"sha256": sha256, "bytes": size,
+                         "rows_sha256": rows_sha256(spark, uri, fmt)}
     return outputs
 
 
