@@ -9,6 +9,10 @@ import argparse
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from meterlake.lake import Lake
 
 BOOK_VARIABLE = "METERLAKE_BOOK"
 
@@ -19,7 +23,7 @@ def month_text(text: str) -> str:
     return text
 
 
-def _lake(args: argparse.Namespace, app: str):  # type: ignore[no-untyped-def]
+def _lake(args: argparse.Namespace, app: str) -> Lake:
     from meterlake.jobs_common import lake_from_args
 
     return lake_from_args(args, app)

@@ -69,7 +69,7 @@ def baseline_days(event: Event, book: SettlementBook) -> list[date]:
     zone = book.partners[event.partner].zone
     event_days = {e.starts.astimezone(zone).date() for e in book.events
                   if e.partner == event.partner}
-    day, chosen = event.starts.astimezone(zone).date(), []
+    day, chosen = event.starts.astimezone(zone).date(), list[date]()
     while len(chosen) < BASELINE_DAYS:
         day -= timedelta(days=1)
         if day.weekday() < 5 and day not in event_days:

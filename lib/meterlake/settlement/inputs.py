@@ -21,8 +21,8 @@ from meterlake.lake import Lake
 from meterlake.settlement.book import SettlementBook, month_bounds
 from meterlake.settlement.energy import ESTIMATE_DAYS
 from meterlake.settlement.events import earliest_baseline_day
-from meterlake.silver import METER_SOURCES, last_progress, latest_by_arrival, to_silver_rows
-from meterlake.tables import SILVER_METER_READINGS
+from meterlake.silver import METER_SOURCES, latest_by_arrival, to_silver_rows
+from meterlake.tables import SILVER_METER_READINGS, SNAPSHOT_PROGRESS
 
 THROUGH = ("silver", "bronze")
 
@@ -65,6 +65,16 @@ def _committed_at(lake: Lake, path: str, version: int) -> datetime:
     return row["timestamp"].replace(tzinfo=UTC)
 
 
+def _progress(lake: Lake) -> dict[str, int | None]:
+    """Per meter source, the bronze version its last snapshot reached (one read of progress)."""
+    reached = {
+        r["source"]: int(r["v"]) for r in
+        lake.read(SNAPSHOT_PROGRESS).groupBy("source").agg(F.max("bronze_version").alias("v"))
+        .collect()
+    }
+    return {s.name: reached.get(s.name) for s in METER_SOURCES}
+
+
 def pin_inputs(lake: Lake) -> Inputs:
     """Silver's current version and the bronze versions it reflects.
 
@@ -72,16 +82,16 @@ def pin_inputs(lake: Lake) -> Inputs:
     silver, progress again, and retried until both reads of progress agree.
     """
     for _ in range(5):
-        before = {s.name: last_progress(lake, s.name) for s in METER_SOURCES}
+        before = _progress(lake)
         silver_version = lake.version(SILVER_METER_READINGS)
-        after = {s.name: last_progress(lake, s.name) for s in METER_SOURCES}
+        after = _progress(lake)
         if before == after:
             break
     else:
         raise InputsChangingError("silver kept changing while pinning a report's inputs; "
                                   "run the report when no snapshot is running")
-    known = [_committed_at(lake, lake.path(s.bronze), after[s.name])
-             for s in METER_SOURCES if after[s.name] is not None]
+    known = [_committed_at(lake, lake.path(s.bronze), version)
+             for s in METER_SOURCES if (version := after[s.name]) is not None]
     return Inputs(
         silver_version=silver_version,
         silver_committed_at=_committed_at(lake, lake.path(SILVER_METER_READINGS), silver_version),
@@ -139,7 +149,9 @@ def silver_unavailable(lake: Lake, inputs: Inputs, dates: tuple[date, date]) -> 
     return None
 
 
-def readable_through(lake: Lake, inputs: Inputs, dates: tuple[date, date]) -> tuple[str, str | None]:
+def readable_through(
+    lake: Lake, inputs: Inputs, dates: tuple[date, date]
+) -> tuple[str, str | None]:
     """("silver", None) while time travel can serve the version, else ("bronze", why not)."""
     reason = silver_unavailable(lake, inputs, dates)
     return ("silver", None) if reason is None else ("bronze", reason)

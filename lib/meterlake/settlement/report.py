@@ -84,7 +84,7 @@ def summarize(lines: DataFrame, partners: DataFrame) -> DataFrame:
     """One row per partner of the book: the totals of its lines (zeros without meters)."""
     energy = F.col("line_type") == "energy"
 
-    def total(column: str, where: object = energy) -> Column:
+    def total(column: str, where: Column = energy) -> Column:
         return F.coalesce(F.sum(F.when(where, F.col(column))), F.lit(0))
 
     sums = lines.groupBy("partner").agg(
@@ -98,9 +98,9 @@ def summarize(lines: DataFrame, partners: DataFrame) -> DataFrame:
         total("kwh_reduction", ~energy).cast(KWH_OUT).alias("kwh_reduction"),
         total("amount", ~energy).cast(MONEY).alias("event_amount"),
     )
-    zero = {"meters": 0, "intervals_expected": 0, "intervals_present": 0,
-            "intervals_estimated": 0, "kwh_measured": 0, "kwh_estimated": 0,
-            "energy_amount": 0, "kwh_reduction": 0, "event_amount": 0}
+    zero: dict[str, bool | float | int | str] = dict.fromkeys(
+        ("meters", "intervals_expected", "intervals_present", "intervals_estimated",
+         "kwh_measured", "kwh_estimated", "energy_amount", "kwh_reduction", "event_amount"), 0)
     return (
         partners.join(sums, "partner", "left").fillna(zero)
         .withColumn("total_amount", (F.col("energy_amount") + F.col("event_amount")).cast(MONEY))

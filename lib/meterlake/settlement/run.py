@@ -22,7 +22,7 @@ import meterlake
 from meterlake.lake import Lake
 from meterlake.settlement.book import SettlementBook, book_from_mapping
 from meterlake.settlement.files import rows_sha256, sha256_of, write_single_file, write_text
-from meterlake.settlement.inputs import Inputs, pin_inputs, readings_at, reading_dates
+from meterlake.settlement.inputs import Inputs, pin_inputs, reading_dates, readings_at
 from meterlake.settlement.report import (
     LINE_COLUMNS,
     SUMMARY_COLUMNS,
