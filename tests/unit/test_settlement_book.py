@@ -95,6 +95,9 @@ def test_the_shipped_sample_book_is_valid() -> None:
     ({"events": [{"id": "e", "partner": "north", "start": "2024-03-20T17:00",
                   "end": "2024-03-20T18:00", "price": -1}]},
      "events[0].price: must be a finite number >= 0"),
+    ({"events": [{"id": "e", "partner": "north", "start": "2024-03-20T03:00",
+                  "end": "2024-03-20T05:00", "price": 1}]},
+     "events[0]: an event must start at 04:00 local time or later"),
     ({"extra": 1}, "the book: unknown keys ['extra']"),
 ])
 def test_bad_books_are_refused_naming_the_value(change: dict, message: str) -> None:

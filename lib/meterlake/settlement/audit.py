@@ -67,14 +67,13 @@ class Reproduction:
 
 
 def _reproduce_through(lake: Lake, run: RecordedRun, through: str, directory: str) -> dict:
-    lines, summary, cached = compute_runs(lake, run.book, run.month, run.inputs, through,
-                                          {run.partner: (run.run_id, run.revision)})
+    computed = compute_runs(lake, run.book, run.month, run.inputs, through,
+                            {run.partner: (run.run_id, run.revision)})
     try:
-        return write_exports(lake.spark, {"lines": lines, "summary": summary}, run.partner,
-                             directory)
+        return write_exports(lake.spark, {"lines": computed.lines, "summary": computed.summary},
+                             run.partner, directory)
     finally:
-        for frame in (lines, summary, cached):
-            frame.unpersist()
+        computed.release()
 
 
 def reproduce(lake: Lake, run_id: str, through: str | None = None) -> Reproduction:

@@ -25,6 +25,7 @@ from meterlake.config import ConfigError
 
 DEFAULT_BOOK = Path("conf/settlement.yaml")
 INTERVAL_MINUTES = 15
+EARLIEST_EVENT_HOUR = 4
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK_RE = re.compile(r"^(\d{2}):(\d{2})$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -314,9 +315,13 @@ def _events(raw: Any, partners: Mapping[str, Partner]) -> tuple[Event, ...]:
         ends = local_instant(item["end"], partner.zone, f"{at}.end")
         if ends <= starts or ends - starts > timedelta(hours=12):
             raise ConfigError(f"{at}: end must be after start and at most 12 hours later")
-        if starts.astimezone(partner.zone).date() != (ends - timedelta(minutes=1)).astimezone(
-                partner.zone).date():
+        local_start = starts.astimezone(partner.zone)
+        if local_start.date() != (ends - timedelta(minutes=1)).astimezone(partner.zone).date():
             raise ConfigError(f"{at}: an event must start and end on the same local day")
+        if local_start.hour < EARLIEST_EVENT_HOUR:
+            # The day-of adjustment window (3 hours ending 1 hour before) stays on the event day.
+            raise ConfigError(f"{at}: an event must start at {EARLIEST_EVENT_HOUR:02d}:00 local "
+                              "time or later")
         parsed.append(Event(event_id, partner.name, starts, ends,
                             _amount(item["price"], f"{at}.price")))
     return tuple(parsed)

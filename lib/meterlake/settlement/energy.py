@@ -48,13 +48,15 @@ def membership(spark: SparkSession, book: SettlementBook, month: str) -> DataFra
 
 
 def with_kwh(readings: DataFrame) -> DataFrame:
-    """`meter_id, interval_start, kwh` from silver rows, converted exactly from Wh or kWh."""
+    """`meter_id, interval_start, kwh` from silver rows, converted exactly from Wh or kWh (the
+    unit and resolution stay, for `check_settleable`)."""
     value = F.col("value")
     kwh = (
         F.when(F.col("unit") == "Wh", value.cast(DecimalType(28, 6)) / F.lit(1000))
         .when(F.col("unit") == "kWh", value.cast(KWH))
     )
-    return readings.select("meter_id", "interval_start", kwh.cast(KWH).alias("kwh"))
+    return readings.select("meter_id", "interval_start", kwh.cast(KWH).alias("kwh"), "unit",
+                           "interval_minutes")
 
 
 def with_local_time(df: DataFrame) -> DataFrame:
@@ -69,12 +71,10 @@ def with_local_time(df: DataFrame) -> DataFrame:
 
 
 def local_readings(kwh_readings: DataFrame, members: DataFrame) -> DataFrame:
-    """Readings keyed by local date and minute in each zone their meter is settled in."""
+    """Readings with their local date, minute and weekday in each zone their meter is settled
+    in, inside its membership periods or not (estimates and baselines look back before them)."""
     zones = F.broadcast(members.select("meter_id", "time_zone").distinct())
-    return (
-        kwh_readings.join(zones, "meter_id").transform(with_local_time)
-        .select("meter_id", "time_zone", "local_date", "local_minute", "kwh")
-    )
+    return kwh_readings.join(zones, "meter_id").transform(with_local_time)
 
 
 def expected_intervals(members: DataFrame) -> DataFrame:
@@ -100,6 +100,39 @@ def tou_window(book: SettlementBook) -> Column:
     return reduce(lambda chain, branch: chain.when(*branch), rest, F.when(*first))
 
 
+def measured_intervals(
+    by_local_time: DataFrame, members: DataFrame, book: SettlementBook
+) -> DataFrame:
+    """The readings inside a membership period, with their partner and time-of-use window."""
+    inside = (F.col("period_start") <= F.col("interval_start")) & (
+        F.col("interval_start") < F.col("period_end"))
+    return (
+        by_local_time.join(F.broadcast(members), ["meter_id", "time_zone"]).filter(inside)
+        .withColumn("window", tou_window(book))
+    )
+
+
+def missing_intervals(expected: DataFrame, measured: DataFrame, book: SettlementBook
+                      ) -> DataFrame:
+    """The expected intervals without a reading.
+
+    Counts per meter and local day find the days with a gap (usually none); only those days'
+    intervals are compared one by one."""
+    day = ["partner", "meter_id", "time_zone", "local_date"]
+    wanted = expected.groupBy(*day).agg(F.count(F.lit(1)).alias("expected"))
+    present = measured.groupBy(*day).agg(F.count(F.lit(1)).alias("present"))
+    short_days = (
+        wanted.join(present, day, "left")
+        .filter(F.coalesce(F.col("present"), F.lit(0)) < F.col("expected")).select(*day)
+    )
+    keys = ["partner", "meter_id", "time_zone", "interval_start"]
+    return (
+        expected.join(short_days, day, "left_semi")
+        .join(measured.join(short_days, day, "left_semi").select(*keys), keys, "left_anti")
+        .select(*keys).transform(with_local_time).withColumn("window", tou_window(book))
+    )
+
+
 def estimates(missing: DataFrame, by_local_time: DataFrame) -> DataFrame:
     """For each missing interval, the mean of the same local interval on the 7 preceding local
     days where a reading is present; intervals with none of those days stay unestimated."""
@@ -108,39 +141,38 @@ def estimates(missing: DataFrame, by_local_time: DataFrame) -> DataFrame:
         F.explode(F.sequence(F.date_sub("local_date", ESTIMATE_DAYS),
                              F.date_sub("local_date", 1))).alias("local_date"),
     )
+    keys = ["meter_id", "time_zone", "local_date", "local_minute"]
     return (
-        candidates.join(by_local_time, ["meter_id", "time_zone", "local_date", "local_minute"])
+        candidates.join(by_local_time.select(*keys, "kwh"), keys)
         .groupBy("partner", "meter_id", "window", "interval_start")
         .agg(F.round(F.avg("kwh"), 9).cast(KWH).alias("estimated_kwh"))
     )
 
 
-def energy_lines(
-    kwh_readings: DataFrame, members: DataFrame, by_local_time: DataFrame, book: SettlementBook
-) -> DataFrame:
+def energy_lines(by_local_time: DataFrame, members: DataFrame, book: SettlementBook
+                 ) -> DataFrame:
     """Per partner, meter and window: intervals expected, present and estimated, kWh measured
     and kWh estimated (kept apart)."""
-    grid = (
+    expected = (
         expected_intervals(members).transform(with_local_time)
         .withColumn("window", tou_window(book))
-        .join(kwh_readings.withColumnRenamed("kwh", "measured_kwh"),
-              ["meter_id", "interval_start"], "left")
     )
+    measured = measured_intervals(by_local_time, members, book)
     keys = ["partner", "meter_id", "window"]
-    measured = grid.groupBy(*keys).agg(
-        F.count(F.lit(1)).alias("intervals_expected"),
-        F.count("measured_kwh").alias("intervals_present"),
-        F.coalesce(F.sum("measured_kwh"), F.lit(0)).alias("kwh_measured"),
-    )
+    counts = expected.groupBy(*keys).agg(F.count(F.lit(1)).alias("intervals_expected"))
+    present = measured.groupBy(*keys).agg(
+        F.count(F.lit(1)).alias("intervals_present"), F.sum("kwh").alias("kwh_measured"))
     estimated = (
-        estimates(grid.filter(F.col("measured_kwh").isNull()), by_local_time)
+        estimates(missing_intervals(expected, measured, book), by_local_time)
         .groupBy(*keys)
         .agg(F.count(F.lit(1)).alias("intervals_estimated"),
              F.sum("estimated_kwh").alias("kwh_estimated"))
     )
     return (
-        measured.join(estimated, keys, "left")
-        .select(*keys, "intervals_expected", "intervals_present",
+        counts.join(present, keys, "left").join(estimated, keys, "left")
+        .select(*keys, "intervals_expected",
+                F.coalesce("intervals_present", F.lit(0)).alias("intervals_present"),
                 F.coalesce("intervals_estimated", F.lit(0)).alias("intervals_estimated"),
-                "kwh_measured", F.coalesce("kwh_estimated", F.lit(0)).alias("kwh_estimated"))
+                F.coalesce("kwh_measured", F.lit(0)).alias("kwh_measured"),
+                F.coalesce("kwh_estimated", F.lit(0)).alias("kwh_estimated"))
     )

@@ -98,14 +98,15 @@ def _slots(event: Event, book: SettlementBook) -> list[tuple[str, str, str, date
 
 
 def event_lines(
-    spark: SparkSession, kwh_readings: DataFrame, members: DataFrame, by_local_time: DataFrame,
-    book: SettlementBook, month: str,
+    spark: SparkSession, members: DataFrame, by_local_time: DataFrame, book: SettlementBook,
+    month: str,
 ) -> DataFrame:
     """Per event and meter: intervals, actual kWh, adjusted baseline kWh and reduction kWh."""
     events = events_in_month(book, month)
     slots = spark.createDataFrame([s for e in events for s in _slots(e, book)], SLOT_SCHEMA)
+    chosen = {e.event_id: baseline_days(e, book) for e in events}
     days = spark.createDataFrame(
-        [(e.event_id, d) for e in events for d in baseline_days(e, book)], BASELINE_DAY_SCHEMA)
+        [(event_id, d) for event_id, ds in chosen.items() for d in ds], BASELINE_DAY_SCHEMA)
     starts = spark.createDataFrame([(e.event_id, e.starts) for e in events],
                                    "event_id string, event_start timestamp")
     meters = (
@@ -116,15 +117,21 @@ def event_lines(
         .select("event_id", "partner", "meter_id", "time_zone")
     )
     meter_slots = meters.join(F.broadcast(slots), ["event_id", "partner"])
+    # Only the event days and their baseline days are read (local dates, a handful).
+    event_days = {e.starts.astimezone(book.partners[e.partner].zone).date() for e in events}
+    wanted = sorted(event_days | {d for ds in chosen.values() for d in ds})
+    readings = by_local_time.filter(F.col("local_date").isin(wanted))
+    keys = ["meter_id", "time_zone", "local_date", "local_minute"]
     baseline = (
         meter_slots.join(F.broadcast(days), "event_id")
-        .join(by_local_time, ["meter_id", "time_zone", "local_date", "local_minute"])
+        .join(readings.select(*keys, "kwh"), keys)
         .groupBy("event_id", "meter_id", "interval_start")
         .agg(F.avg("kwh").alias("baseline_kwh"))
     )
+    actual = readings.select("meter_id", "time_zone", "interval_start",
+                             F.col("kwh").alias("actual_kwh"))
     per_slot = (
-        meter_slots.join(kwh_readings.withColumnRenamed("kwh", "actual_kwh"),
-                         ["meter_id", "interval_start"], "left")
+        meter_slots.join(actual, ["meter_id", "time_zone", "interval_start"], "left")
         .join(baseline, ["event_id", "meter_id", "interval_start"], "left")
     )
     return _reductions(per_slot)

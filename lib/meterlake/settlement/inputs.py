@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -21,6 +20,7 @@ from meterlake.lake import Lake
 from meterlake.settlement.book import SettlementBook, month_bounds
 from meterlake.settlement.energy import ESTIMATE_DAYS
 from meterlake.settlement.events import earliest_baseline_day
+from meterlake.settlement.files import read_bytes
 from meterlake.silver import METER_SOURCES, latest_by_arrival, to_silver_rows
 from meterlake.tables import SILVER_METER_READINGS, SNAPSHOT_PROGRESS
 
@@ -57,12 +57,13 @@ class Inputs:
 
 
 def _committed_at(lake: Lake, path: str, version: int) -> datetime:
-    row = (
-        DeltaTable.forPath(lake.spark, path).history()
-        .filter(F.col("version") == version).select("timestamp").first()
-    )
-    assert row is not None, f"{path} has no version {version}"
-    return row["timestamp"].replace(tzinfo=UTC)
+    """The commit time of one version, from its own log entry (not the whole history)."""
+    entry = read_bytes(lake.spark, f"{path}/_delta_log/{version:020d}.json").decode("utf-8")
+    for line in entry.splitlines():
+        action = json.loads(line)
+        if "commitInfo" in action:
+            return datetime.fromtimestamp(action["commitInfo"]["timestamp"] / 1000, UTC)
+    raise ValueError(f"{path} version {version} has no commitInfo")
 
 
 def _progress(lake: Lake) -> dict[str, int | None]:

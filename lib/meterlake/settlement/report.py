@@ -14,12 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from meterlake.settlement.book import INTERVAL_MINUTES, SettlementBook
-from meterlake.settlement.energy import (
-    energy_lines,
-    local_readings,
-    membership,
-    with_kwh,
-)
+from meterlake.settlement.energy import energy_lines, local_readings, membership, with_kwh
 from meterlake.settlement.events import event_lines, events_in_month
 from meterlake.tables import GOLD_SETTLEMENT_LINES, GOLD_SETTLEMENT_SUMMARY, KWH_OUT, MONEY, PRICE
 
@@ -115,10 +110,11 @@ class Settlement:
 
     lines: DataFrame
     summary: DataFrame
-    cached: DataFrame
+    cached: tuple[DataFrame, ...]
 
     def release(self) -> None:
-        self.cached.unpersist()
+        for frame in self.cached:
+            frame.unpersist()
 
 
 def settlement_frames(
@@ -130,10 +126,11 @@ def settlement_frames(
     members = membership(spark, book, month)
     assigned = readings.join(F.broadcast(members.select("meter_id").distinct()), "meter_id",
                              "left_semi")
-    check_settleable(assigned)
-    kwh = with_kwh(assigned).persist(StorageLevel.MEMORY_AND_DISK)
-    by_local_time = local_readings(kwh, members)
-    lines = energy_lines(kwh, members, by_local_time, book).select(
+    members = members.persist()
+    by_local_time = local_readings(with_kwh(assigned), members).persist(
+        StorageLevel.MEMORY_AND_DISK)
+    check_settleable(by_local_time)
+    lines = energy_lines(by_local_time, members, book).select(
         "partner", "meter_id", F.lit("energy").alias("line_type"),
         F.col("window").alias("line_name"), "intervals_expected", "intervals_present",
         "intervals_estimated", "kwh_measured", "kwh_estimated",
@@ -141,7 +138,7 @@ def settlement_frames(
         F.lit(None).cast("decimal(12,9)").alias("adjustment_factor"),
     )
     if events_in_month(book, month):
-        events = event_lines(spark, kwh, members, by_local_time, book, month).select(
+        events = event_lines(spark, members, by_local_time, book, month).select(
             "partner", "meter_id", F.lit("event").alias("line_type"),
             F.col("window").alias("line_name"), "intervals_expected", "intervals_present",
             F.lit(0).cast("long").alias("intervals_estimated"), "kwh_measured",
@@ -149,11 +146,12 @@ def settlement_frames(
             "adjustment_factor",
         )
         lines = lines.unionByName(events)
-    priced = priced_lines(lines, _prices(spark, book, month), month)
+    # Lines are few (meters x windows); the summary and every export read them again.
+    priced = priced_lines(lines, _prices(spark, book, month), month).persist()
     partners = spark.createDataFrame(
         [(p.name, p.currency, month) for p in book.partners.values()],
         "partner string, currency string, month string")
-    return Settlement(priced, summarize(priced, partners), kwh)
+    return Settlement(priced, summarize(priced, partners), (by_local_time, members, priced))
 
 
 def with_runs(df: DataFrame, runs: DataFrame, contract_columns: list[str]) -> DataFrame:

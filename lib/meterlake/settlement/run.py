@@ -26,6 +26,7 @@ from meterlake.settlement.inputs import Inputs, pin_inputs, reading_dates, readi
 from meterlake.settlement.report import (
     LINE_COLUMNS,
     SUMMARY_COLUMNS,
+    Settlement,
     settlement_frames,
     with_runs,
 )
@@ -100,17 +101,18 @@ def write_exports(
 def compute_runs(
     lake: Lake, book: SettlementBook, month: str, inputs: Inputs, through: str,
     runs: dict[str, tuple[str, int]],
-) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """(lines, summary, cached readings) of `runs` (partner -> (run id, revision))."""
+) -> Settlement:
+    """Lines and summary of `runs` (partner -> (run id, revision)), with their run columns and
+    cached; `release()` when written."""
     spark = lake.spark
     settlement = settlement_frames(
         spark, readings_at(lake, inputs, through, reading_dates(book, month)), book, month)
     run_frame = spark.createDataFrame(
         [(p, run_id, revision) for p, (run_id, revision) in runs.items()],
         "partner string, run_id string, revision int")
-    lines = with_runs(settlement.lines, run_frame, LINE_COLUMNS)
-    summary = with_runs(settlement.summary, run_frame, SUMMARY_COLUMNS)
-    return lines.persist(), summary.persist(), settlement.cached
+    lines = with_runs(settlement.lines, run_frame, LINE_COLUMNS).persist()
+    summary = with_runs(settlement.summary, run_frame, SUMMARY_COLUMNS).persist()
+    return Settlement(lines, summary, (*settlement.cached, lines, summary))
 
 
 def settle(
@@ -122,7 +124,8 @@ def settle(
     inputs = pin_inputs(lake)
     revisions = _next_revisions(lake, month, sorted(book.partners))
     runs = {p: (uuid.uuid4().hex, revisions[p]) for p in sorted(book.partners)}
-    lines, summary, cached = compute_runs(lake, book, month, inputs, "silver", runs)
+    computed = compute_runs(lake, book, month, inputs, "silver", runs)
+    lines, summary = computed.lines, computed.summary
     counts = {r["run_id"]: int(r["count"]) for r in lines.groupBy("run_id").count().collect()}
     records = []
     for partner, (run_id, revision) in runs.items():
@@ -133,8 +136,7 @@ def settle(
                                  {"lines": counts.get(run_id, 0), "summary": 1}))
     lake.append(GOLD_SETTLEMENT_LINES, lines)
     lake.append(GOLD_SETTLEMENT_SUMMARY, summary)
-    for frame in (lines, summary, cached):
-        frame.unpersist()
+    computed.release()
     finished = datetime.now(UTC)
     rows = [_run_row(record, book, inputs, started, finished) for record in records]
     for record, row in zip(records, rows, strict=True):
