@@ -69,8 +69,10 @@ def test_settle_prints_one_run_per_partner(cli_lake: dict) -> None:
     first = cli_lake["first"].splitlines()
     assert [line.split(":")[0] for line in first] == [
         "north 2024-03 revision 1", "south 2024-03 revision 1"]
-    assert "5 lines" in first[0] and "1 lines" in first[1]
+    assert "5 lines, total 188.61 EUR, completeness 0.999093 -> " in first[0]
+    assert "1 lines, total 76.60 EUR, completeness 1.000000 -> " in first[1]
     assert cli_lake["second"].startswith("north 2024-03 revision 2: run ")
+    assert "5 lines, total 188.91 EUR, completeness 0.999093 -> " in cli_lake["second"]
 
 
 def test_audit_reproduce_diff_and_package(cli_lake: dict) -> None:

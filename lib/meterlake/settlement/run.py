@@ -51,10 +51,13 @@ class RunRecord:
     export_path: str
     outputs: dict[str, dict[str, object]]
     row_counts: dict[str, int]
+    total: str  # amount and currency
+    completeness: str
 
     def __str__(self) -> str:
         return (f"{self.partner} {self.month} revision {self.revision}: run {self.run_id}, "
-                f"{self.row_counts['lines']} lines -> {self.export_path}")
+                f"{self.row_counts['lines']} lines, total {self.total}, completeness "
+                f"{self.completeness} -> {self.export_path}")
 
 
 def code_version() -> str:
@@ -127,13 +130,17 @@ def settle(
     computed = compute_runs(lake, book, month, inputs, "silver", runs)
     lines, summary = computed.lines, computed.summary
     counts = {r["run_id"]: int(r["count"]) for r in lines.groupBy("run_id").count().collect()}
+    totals = {r["partner"]: r for r in summary.collect()}  # one row per partner
     records = []
     for partner, (run_id, revision) in runs.items():
         directory = export_dir(lake, partner, month, revision, run_id)
         outputs = write_exports(lake.spark, {"lines": lines, "summary": summary}, partner,
                                 directory)
-        records.append(RunRecord(run_id, partner, month, revision, directory, outputs,
-                                 {"lines": counts.get(run_id, 0), "summary": 1}))
+        total = totals[partner]
+        records.append(RunRecord(
+            run_id, partner, month, revision, directory, outputs,
+            {"lines": counts.get(run_id, 0), "summary": 1},
+            f"{total['total_amount']} {total['currency']}", str(total["completeness"])))
     lake.append(GOLD_SETTLEMENT_LINES, lines)
     lake.append(GOLD_SETTLEMENT_SUMMARY, summary)
     computed.release()
