@@ -123,10 +123,9 @@ def settlement_frames(
     """Lines and summary of `month` for every partner of `book`.
 
     `readings` are silver rows (any superset of the month and its look-back days)."""
-    members = membership(spark, book, month)
+    members = membership(spark, book, month).persist()
     assigned = readings.join(F.broadcast(members.select("meter_id").distinct()), "meter_id",
                              "left_semi")
-    members = members.persist()
     by_local_time = local_readings(with_kwh(assigned), members).persist(
         StorageLevel.MEMORY_AND_DISK)
     check_settleable(by_local_time)
