@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SAMPLE := var/sample/utility_drops
 
 .DEFAULT_GOAL := help
-.PHONY: help setup jars run test test-fast lint typecheck bench package clean
+.PHONY: help setup jars run test test-fast lint typecheck bench bench-full package clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,10 +41,13 @@ lint: setup ## ruff and mypy
 	$(BIN)/ruff check lib jobs tests bench
 	$(BIN)/mypy lib bench
 
-bench: setup ## Benchmarks: backbone (bench/RESULTS.md) and HTTP ingest load (bench/HTTP_RESULTS.md)
+bench: setup ## Benchmarks, quick suite (a few minutes): bench/RESULTS.md, then bench/HTTP_RESULTS.md
 	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --suite quick --runs 3
 	$(BIN)/python -m bench.http_load
+
+bench-full: setup ## Benchmarks, full suite (under an hour): bench/RESULTS.md at larger scale factors
+	$(BIN)/python -m bench.run --suite full --runs 3
 
 package: setup ## dist/meterlake.zip for spark-submit --py-files, and a wheel
 	rm -rf dist && mkdir -p dist

@@ -61,10 +61,12 @@ def plan_batch(
     file) not logged yet; None when there is nothing to load."""
     batches = lake.read(INGEST_BATCHES).filter(F.col("source") == source)
     last = batches.orderBy(F.col("batch").desc()).select("batch", "ingest_ids").first()
-    log = lake.read(INGEST_LOG).filter(F.col("source") == source)
-    if last is not None and log.filter(F.col("batch") == last["batch"]).isEmpty():
+    # One read of the log answers both questions: is the last batch finished, what is logged.
+    log_rows = (lake.read(INGEST_LOG).filter(F.col("source") == source)
+                .select("ingest_id", "batch").collect())
+    if last is not None and all(row["batch"] != last["batch"] for row in log_rows):
         return int(last["batch"]), list(last["ingest_ids"])
-    logged = {row["ingest_id"] for row in log.select("ingest_id").collect()}
+    logged = {row["ingest_id"] for row in log_rows}
     if candidates is None:
         candidates = list_landed(lake.settings.landing_root, source)
     pending = [f.ingest_id for f in candidates if f.ingest_id not in logged]
@@ -110,7 +112,12 @@ def split_duplicates(
 
 
 def _files_df(lake: Lake, files: list[LandedFile]) -> DataFrame:
-    """One row per landed file: its bytes and lineage, read by Spark (works on any filesystem)."""
+    """One row per landed file: its bytes and lineage, read by Spark (works on any filesystem).
+
+    Hash-partitioned by `_ingest_id` into one partition per core: a file's lines then stay in
+    one partition through parsing, so per-file checks (a window over `_ingest_id`, ...) need
+    no shuffle of the lines. An explicit partition count, so adaptive execution keeps it.
+    """
     lineage = lake.spark.createDataFrame(
         [(f.ingest_id, f.original_name, f.received_at, f.sha256, f.landing_path, f.byte_size)
          for f in files],
@@ -122,7 +129,9 @@ def _files_df(lake: Lake, files: list[LandedFile]) -> DataFrame:
         .load([f.landing_path for f in files])
         .select(F.regexp_replace("path", "^file:/*", "/").alias("landing_path"), "content")
     )
-    return lineage.join(content, on="landing_path", how="left")
+    partitions = max(1, min(len(files), lake.spark.sparkContext.defaultParallelism))
+    return lineage.join(content, on="landing_path", how="left").repartition(
+        partitions, "_ingest_id")
 
 
 def _rows_per_file(df: DataFrame) -> dict[str, int]:
@@ -137,8 +146,9 @@ def load_files(
         return []
     files_df = _files_df(lake, files).persist()
     parsed = source.parse(files_df, lake.settings)
+    staged = [df.persist() for df in parsed.staged_dfs]
     rejections = {r["_ingest_id"]: r["rejection"] for r in parsed.verdicts_df.collect()}
-    bronze_df, quarantine_df = parsed.bronze_df.persist(), parsed.quarantine_df.persist()
+    bronze_df, quarantine_df = parsed.bronze_df, parsed.quarantine_df
     loaded, quarantined = _rows_per_file(bronze_df), _rows_per_file(quarantine_df)
     # An empty append would still cost a Delta commit; a batch that skips one table is resumed
     # correctly all the same (the transaction id only guards what was written).
@@ -146,7 +156,7 @@ def load_files(
         lake.append(QUARANTINE, quarantine_df, txn=(_txn_app(source.name), batch))
     if loaded:
         lake.append(source.bronze, bronze_df, txn=(_txn_app(source.name), batch))
-    for df in (files_df, bronze_df, quarantine_df):
+    for df in (files_df, *staged):
         df.unpersist()
     return [
         FileOutcome(f, REJECTED, rejections[f.ingest_id]) if rejections[f.ingest_id]
@@ -172,11 +182,13 @@ def ingest_pending(
 ) -> IngestReport:
     """Loads the landed files of `source` not in `ops.ingest_log` yet (all, or those among
     `candidates`) as one batch; an unfinished batch is finished first, and alone."""
-    planned = plan_batch(lake, source.name, candidates)
+    # One listing of the landing zone serves the plan and the lookup below.
+    landed_files = list_landed(lake.settings.landing_root, source.name)
+    planned = plan_batch(lake, source.name, landed_files if candidates is None else candidates)
     if planned is None:
         return IngestReport(source.name, None, ())
     batch, ingest_ids = planned
-    landed = {f.ingest_id: f for f in list_landed(lake.settings.landing_root, source.name)}
+    landed = {f.ingest_id: f for f in landed_files}
     lost = [i for i in ingest_ids if i not in landed]
     if lost:
         raise RuntimeError(f"batch {batch} plans files missing from the landing zone: {lost}")

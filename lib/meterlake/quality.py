@@ -4,6 +4,7 @@ run with great-expectations after a write and stop publication when one fails.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from meterlake.config import QualitySettings
@@ -29,13 +30,21 @@ class ExpectationFailedError(RuntimeError):
 
 def with_violations(staging_df: DataFrame, rules: tuple[RowRule, ...]) -> DataFrame:
     """Adds `violations`: an array of (field, message) for every rule the row breaks."""
+    broken = [F.coalesce(rule.is_violated(), F.lit(False)) for rule in rules]
     checks = [
-        F.when(F.coalesce(rule.is_violated(), F.lit(False)), F.struct(
+        F.when(is_broken, F.struct(
             F.lit(rule.field).alias("field"), rule.message().alias("message")
         ))
-        for rule in rules
+        for rule, is_broken in zip(rules, broken, strict=True)
     ]
-    return staging_df.withColumn("violations", F.filter(F.array(*checks), lambda v: v.isNotNull()))
+    found = F.filter(F.array(*checks), lambda v: v.isNotNull())
+    # Almost every row is valid: a plain boolean (code-generated) decides that, and the array
+    # with its lambda (interpreted, row by row) is built only for the rows that break a rule.
+    none_found = F.array_repeat(F.struct(F.lit("").alias("field"), F.lit("").alias("message")), 0)
+    is_broken_any = F.lit(False)
+    for is_broken in broken:
+        is_broken_any = is_broken_any | is_broken
+    return staging_df.withColumn("violations", F.when(is_broken_any, found).otherwise(none_found))
 
 
 def filter_valid(checked_df: DataFrame) -> DataFrame:
@@ -82,7 +91,9 @@ def _expanded(
             yield spec, {"min_value": 0.0, "max_value": limit, "unit": unit}, unit
 
 
+@functools.cache
 def _gx_context() -> Any:
+    """One ephemeral context per process: building it costs more than most validations."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -90,6 +101,16 @@ def _gx_context() -> Any:
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
+
+
+@functools.cache
+def _batch_definition(asset_name: str) -> Any:
+    """The whole-DataFrame batch definition of one asset (the DataFrame comes per batch)."""
+    sources = _gx_context().data_sources
+    if "meterlake" not in sources.all():
+        sources.add_spark("meterlake")
+    asset = sources.get("meterlake").add_dataframe_asset(asset_name)
+    return asset.add_batch_definition_whole_dataframe("whole")
 
 
 def _validate_suite(
@@ -115,19 +136,71 @@ def _validate_suite(
     return results
 
 
+# (name, great-expectations class, its arguments, the unit it is scoped to or None)
+_Planned = tuple[str, str, dict[str, Any], str | None]
+
+
+def _flagged(expectation: str, kwargs: dict[str, Any]) -> Column | None:
+    """Rows a column expectation flags, as a condition; None for the ones not mirrored here."""
+    if expectation == "ExpectColumnValuesToNotBeNull":
+        return F.col(kwargs["column"]).isNull()
+    if expectation == "ExpectColumnValuesToBeBetween":
+        value, inside = F.col(kwargs["column"]), F.lit(True)
+        if kwargs.get("min_value") is not None:
+            inside &= value >= kwargs["min_value"]
+        if kwargs.get("max_value") is not None:
+            inside &= value <= kwargs["max_value"]
+        return value.isNotNull() & ~inside
+    return None
+
+
+_UNIQUENESS = ("ExpectCompoundColumnsToBeUnique", "ExpectColumnValuesToBeUnique")
+
+
+def _duplicated_rows(df: DataFrame, expectation: str, kwargs: dict[str, Any]) -> int:
+    """Rows sharing their key with another (rows whose key columns are all null ignored)."""
+    columns = (kwargs["column_list"] if expectation == "ExpectCompoundColumnsToBeUnique"
+               else [kwargs["column"]])
+    keyed_df = df.dropna(how="all", subset=columns)
+    repeated = keyed_df.groupBy(*columns).count().filter(F.col("count") > 1)
+    return int(repeated.agg(F.sum("count")).first()[0] or 0)  # type: ignore[index]
+
+
+def _all_passing(df: DataFrame, planned: list[_Planned]) -> list[ExpectationResult] | None:
+    """The results when every expectation holds, decided in a few aggregations instead of
+    great-expectations' dozen Spark jobs; None when one fails or is not mirrored here, and
+    great-expectations then decides and describes (its results are the reference)."""
+    counts: list[Column] = []
+    for _name, expectation, kwargs, unit in planned:
+        flagged = _flagged(expectation, kwargs)
+        if flagged is None and expectation not in _UNIQUENESS:
+            return None
+        in_scope = F.lit(True) if unit is None else F.col("unit") == unit
+        counts.append(F.count_if(in_scope).alias(f"n{len(counts)}"))
+        counts.append(F.count_if(in_scope & flagged).alias(f"u{len(counts)}")
+                      if flagged is not None else F.lit(0).alias(f"u{len(counts)}"))
+    totals = df.agg(*counts).first()
+    assert totals is not None
+    results = []
+    for i, (name, expectation, kwargs, _unit) in enumerate(planned):
+        unexpected = int(totals[2 * i + 1])
+        if _flagged(expectation, kwargs) is None:
+            unexpected = _duplicated_rows(df, expectation, kwargs)
+        if unexpected:
+            return None
+        results.append(ExpectationResult(name, True, int(totals[2 * i]), 0, "[]"))
+    return results
+
+
 def run_expectations(
     df: DataFrame, contract: TableContract, quality: QualitySettings
 ) -> list[ExpectationResult]:
-    """Evaluates the contract's expectations on `df` with great-expectations: one suite over the
-    whole frame, and one per unit for the per-unit value ranges."""
-    import great_expectations.expectations as gxe
-
-    context = _gx_context()
-    asset = context.data_sources.add_spark("meterlake").add_dataframe_asset(contract.name)
-    batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+    """Evaluates the contract's expectations on `df`: one suite over the whole frame, and one
+    per unit for the per-unit value ranges. When all hold (the usual case) a few Spark
+    aggregations say so; otherwise great-expectations evaluates and describes them all."""
     per_unit = any(spec.max_per_unit for spec in contract.expectations)
     units = sorted(r["unit"] for r in df.select("unit").distinct().collect()) if per_unit else []
-    groups: dict[str | None, list[tuple[str, Any]]] = {}
+    planned: list[_Planned] = []
     results = []
     for spec, extra, unit in _expanded(contract.expectations, units, quality):
         name = _describe(spec, extra)
@@ -137,7 +210,26 @@ def run_expectations(
             ))
             continue
         kwargs = {**spec.kwargs, **{k: v for k, v in extra.items() if k != "unit"}}
-        groups.setdefault(unit, []).append((name, getattr(gxe, spec.expectation)(**kwargs)))
+        planned.append((name, spec.expectation, kwargs, unit))
+    # Suites in the order great-expectations runs them: the whole frame, then unit by unit.
+    suites = list(dict.fromkeys(unit for *_, unit in planned))
+    planned.sort(key=lambda p: suites.index(p[3]))
+    passing = None if results else _all_passing(df, planned)
+    if passing is not None:
+        return passing
+    return results + _validate_with_gx(df, contract, planned)
+
+
+def _validate_with_gx(
+    df: DataFrame, contract: TableContract, planned: list[_Planned]
+) -> list[ExpectationResult]:
+    import great_expectations.expectations as gxe
+
+    batch_definition = _batch_definition(contract.name)
+    groups: dict[str | None, list[tuple[str, Any]]] = {}
+    for name, expectation, kwargs, unit in planned:
+        groups.setdefault(unit, []).append((name, getattr(gxe, expectation)(**kwargs)))
+    results = []
     for unit, named in groups.items():
         scoped_df = df if unit is None else df.filter(F.col("unit") == unit)
         results.extend(_validate_suite(batch_definition, scoped_df, named))

@@ -181,8 +181,12 @@ def verify_or_restore(
     failure restores `previous` and raises, naming the failed expectation."""
     date_column = contract.partition_by[0]
     scope = f"{date_column} in {len(dates)} dates {min(dates)}..{max(dates)}"
-    touched = lake.read(contract, version).filter(F.col(date_column).isin(dates))
-    results = run_expectations(touched, contract, quality)
+    # Each expectation is a Spark job of its own: read the touched partitions once.
+    touched = lake.read(contract, version).filter(F.col(date_column).isin(dates)).persist()
+    try:
+        results = run_expectations(touched, contract, quality)
+    finally:
+        touched.unpersist()
     lake.append_rows(DQ_RESULTS, dq_result_rows(results, contract.qualified_name, version, scope))
     if not all(r.success for r in results):
         lake.ensure(contract).restoreToVersion(previous)

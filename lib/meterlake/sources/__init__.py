@@ -22,6 +22,9 @@ class ParsedFiles:
     verdicts_df: DataFrame  # _ingest_id, rejection
     bronze_df: DataFrame  # rows of the bronze contract
     quarantine_df: DataFrame  # rows of bronze.quarantine
+    # Intermediate frames both outputs derive from: the loader persists them so that every
+    # line is parsed and checked once, not once per output and per action.
+    staged_dfs: tuple[DataFrame, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def parse_files(files_df: DataFrame, settings: Settings) -> ParsedFiles:
         bronze_df=filter_valid(checked).transform(with_statistics)
         .select(*BRONZE_DROPZONE.column_names),
         quarantine_df=to_quarantine_rows(checked, SOURCE_NAME),
+        staged_dfs=(checked,),
     )
 
 

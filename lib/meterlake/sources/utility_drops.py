@@ -131,6 +131,7 @@ def parse_files(files_df: DataFrame, settings: Settings) -> ParsedFiles:
         quarantine_df=to_quarantine_rows(checked, SOURCE_NAME).unionByName(
             to_quarantine_rows(conflicting, SOURCE_NAME)
         ),
+        staged_dfs=(checked, valid),
     )
 
 

@@ -1,0 +1,123 @@
+"""What a measurement returns, and bench/RESULTS.md written from it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from bench.scales import Scale
+from bench.timing import Memory, Timing
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured job against its baseline from the same run, and the target for the ratio."""
+
+    measurement: str
+    job: str
+    timing: Timing
+    baseline: str
+    baseline_timing: Timing
+    ratio: float
+    ratio_means: str  # how to read `ratio`, e.g. "of bare throughput"
+    target: str
+    met: bool
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    job: str
+    size: str
+    memory: Memory
+
+
+@dataclass
+class Section:
+    title: str
+    figures: list[Figure] = field(default_factory=list)
+    memory: list[MemoryRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def _runs(timing: Timing) -> str:
+    return " / ".join(f"{t:.2f}" for t in timing.runs_s)
+
+
+def machine_lines(spark: SparkSession) -> list[str]:
+    meminfo = Path("/proc/meminfo").read_text(encoding="ascii").splitlines()
+    total_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    model = next((line.split(":", 1)[1].strip()
+                  for line in Path("/proc/cpuinfo").read_text(encoding="ascii").splitlines()
+                  if line.startswith("model name")), platform.processor())
+    jvm = spark.sparkContext._jvm  # noqa: SLF001
+    java = jvm.java.lang.System.getProperty("java.version") if jvm else "unknown"
+    return [
+        f"- machine: {os.cpu_count()} cores ({model}), {total_kib / 1024 / 1024:.1f} GiB RAM, "
+        f"{platform.system()} {platform.release()}",
+        f"- versions: Python {sys.version.split()[0]}, Spark {spark.version}, "
+        f"delta-spark {importlib.metadata.version('delta-spark')}, Java {java}, "
+        f"deltalake (delta-rs) {importlib.metadata.version('deltalake')}, "
+        f"pyarrow {importlib.metadata.version('pyarrow')}",
+        f"- Spark: master {spark.conf.get('spark.master')}, shuffle partitions "
+        f"{spark.conf.get('spark.sql.shuffle.partitions')}, driver memory "
+        f"{spark.conf.get('spark.driver.memory', '1g')}",
+    ]
+
+
+def render(suite: str, scale: Scale, runs: int, spark: SparkSession,
+           sections: list[Section], elapsed_s: float) -> str:
+    lines = [
+        f"# meterlake benchmarks: suite `{suite}`",
+        "",
+        "Written by `python -m bench.run`; see bench/README.md for what the figures mean at "
+        "production scale. Absolute seconds on this machine are noise; the ratios, measured side "
+        "by side in one run, are the result.",
+        "",
+        f"- scale: {scale.describe()}",
+        f"- each figure: median of {runs} runs (every run listed); suite took "
+        f"{elapsed_s / 60:.1f} min",
+        *machine_lines(spark),
+        "",
+        "## Figures",
+        "",
+        "| measurement | meterlake job | s | baseline | s | ratio | target | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sections:
+        lines += [
+            f"| {f.measurement} | {f.job} | {f.timing.median_s:.3f} | {f.baseline} | "
+            f"{f.baseline_timing.median_s:.3f} | {f.ratio:.2f} {f.ratio_means} | {f.target} | "
+            f"{'yes' if f.met else '**no**'} |"
+            for f in s.figures
+        ]
+    lines += ["", "Every run, seconds:", ""]
+    for s in sections:
+        lines += [f"- {f.job}: {_runs(f.timing)}; {f.baseline}: {_runs(f.baseline_timing)}"
+                  for f in s.figures]
+    lines += [
+        "", "## Memory (peak RSS per job, MiB)", "",
+        "Python = this process (the PySpark driver's Python side and delta-rs); JVM = the Spark "
+        "driver and, in local mode, its executors; JVM heap = peak of the heap pools during the "
+        "job (RSS keeps heap pages the JVM grew earlier, the heap peak does not).",
+        "",
+        "| job | size | Python | JVM RSS | JVM heap |",
+        "|---|---|---|---|---|",
+    ]
+    for s in sections:
+        lines += [f"| {m.job} | {m.size} | {_mib(m.memory.python_peak_mib)} | "
+                  f"{_mib(m.memory.jvm_peak_mib)} | {_mib(m.memory.jvm_heap_peak_mib)} |"
+                  for m in s.memory]
+    for s in sections:
+        if s.notes:
+            lines += ["", f"## {s.title}", "", *s.notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+"""2. Snapshot scaling: one day's update MERGEd into silver at 1x, 3x and 10x, and a rebuild.
+
+Every size gets the same update (the drops of the day after the largest table), ingested into a
+copy of its base lake before the clock starts; the timed part is `run_snapshot`, the whole job
+(change feed read, MERGE, expectations, progress). The baseline is what the MERGE saves: silver
+rebuilt from all of bronze at 10x with a window function (latest version per key by arrival
+order, plus the version count).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from bench.lakes import BenchContext, bench_settings
+from bench.results import Figure, MemoryRow, Section
+from bench.timing import Timing, measure
+from meterlake.lake import Lake
+from meterlake.silver import KEYS, UTILITY_DROPS, run_snapshot, to_silver_rows
+from meterlake.tables import BRONZE_UTILITY_DROPS, SILVER_METER_READINGS
+
+TARGET_GROWTH_AT_10X = 1.5
+TARGET_SPEEDUP_OVER_REBUILD = 10.0
+MERGE_METRICS = ("numSourceRows", "numTargetFilesBeforeSkipping", "numTargetFilesAfterSkipping",
+                 "numTargetFilesRemoved", "numTargetFilesAdded", "numTargetRowsCopied",
+                 "numTargetRowsUpdated", "numTargetRowsInserted", "scanTimeMs", "rewriteTimeMs")
+
+
+def rebuilt_silver(bronze_df: DataFrame) -> DataFrame:
+    """Silver from every bronze version: the latest by arrival order per key, with the count."""
+    newest_first = Window.partitionBy(*KEYS).orderBy(
+        *(F.col(c).desc() for c in BRONZE_UTILITY_DROPS.ordering)
+    ).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    every_version = Window.partitionBy(*KEYS).rowsBetween(
+        Window.unboundedPreceding, Window.unboundedFollowing)
+    return (
+        bronze_df.withColumn("arrival_rank", F.row_number().over(newest_first))
+        .withColumn("version_count", F.count(F.lit(1)).over(every_version))
+        .filter(F.col("arrival_rank") == 1)
+        .transform(to_silver_rows, UTILITY_DROPS)
+    )
+
+
+def last_merge(lake: Lake) -> dict[str, Any]:
+    table = DeltaTable.forPath(lake.spark, lake.path(SILVER_METER_READINGS))
+    merges = table.history().filter(F.col("operation") == "MERGE").orderBy(F.desc("version"))
+    row = merges.select("operationMetrics").first()
+    return dict(row["operationMetrics"]) if row is not None else {}
+
+
+def silver_shape(lake: Lake) -> tuple[int, int, int, int]:
+    """(rows, files, date partitions, bytes) of silver."""
+    detail = lake.spark.sql(f"DESCRIBE DETAIL delta.`{lake.path(SILVER_METER_READINGS)}`").first()
+    assert detail is not None
+    silver_df = lake.read(SILVER_METER_READINGS)
+    dates = silver_df.select("interval_date").distinct().count()
+    return silver_df.count(), int(detail["numFiles"]), dates, int(detail["sizeInBytes"])
+
+
+def _snapshot_at(ctx: BenchContext, size: int, section: Section) -> Timing:
+    def prepared(run: int) -> Lake:
+        return ctx.with_update_landed(size, ctx.snapshot_name(size, run))
+
+    timing = measure(ctx.runs, ctx.probe, prepared, lambda lake: run_snapshot(lake, UTILITY_DROPS))
+    rows, files, dates, size_bytes = silver_shape(
+        Lake(ctx.spark, bench_settings(ctx.base(size))))
+    metrics = last_merge(ctx.snapshotted(size))
+    section.notes.append(
+        f"| {size}x | {rows:,} | {size_bytes / rows:.1f} | {dates} | {files} | "
+        + " | ".join(str(metrics.get(m, "")) for m in MERGE_METRICS) + " |"
+    )
+    section.memory.append(MemoryRow("snapshot (MERGE) of the update", f"{size}x", timing.memory))
+    return timing
+
+
+def measure_snapshot(ctx: BenchContext) -> Section:
+    section = Section("Snapshot: silver before the update, and the update's MERGE (Delta log)")
+    section.notes += [
+        "| size | silver rows | bytes/row | dates | files | " + " | ".join(MERGE_METRICS) + " |",
+        "|---" * (5 + len(MERGE_METRICS)) + "|",
+    ]
+    sizes = ctx.scale.sizes
+    timings = {size: _snapshot_at(ctx, size, section) for size in sizes}
+    smallest, largest = min(sizes), max(sizes)
+    for size in sizes[1:]:
+        growth = timings[size].median_s / timings[smallest].median_s
+        section.figures.append(Figure(
+            "2. snapshot scaling", f"snapshot of one day at {size}x", timings[size],
+            f"same update at {smallest}x", timings[smallest], growth, "x the 1x time",
+            f"<= {TARGET_GROWTH_AT_10X} at 10x", growth <= TARGET_GROWTH_AT_10X,
+        ))
+
+    def rebuild_target(run: int) -> tuple[DataFrame, str]:
+        # Run 0's lake: its bronze holds the base and the update, as the MERGE saw it.
+        bronze_df = ctx.snapshotted(largest).read(BRONZE_UTILITY_DROPS)
+        return bronze_df, str(ctx.work / f"rebuild-{run}")
+
+    def rebuild(state: tuple[DataFrame, str]) -> None:
+        bronze_df, path = state
+        rebuilt_silver(bronze_df).write.format("delta").mode("overwrite").partitionBy(
+            "interval_date").save(path)
+
+    rebuilt = measure(ctx.runs, ctx.probe, rebuild_target, rebuild)
+    speedup = rebuilt.median_s / timings[largest].median_s
+    section.figures.append(Figure(
+        "2. snapshot vs rebuild", f"snapshot of one day at {largest}x", timings[largest],
+        f"rebuild of silver from bronze at {largest}x (window function)", rebuilt, speedup,
+        "x faster than the rebuild", f">= {TARGET_SPEEDUP_OVER_REBUILD}",
+        speedup >= TARGET_SPEEDUP_OVER_REBUILD,
+    ))
+    section.memory.append(MemoryRow("rebuild silver from bronze", f"{largest}x", rebuilt.memory))
+    return section
