@@ -59,22 +59,35 @@ def with_kwh(readings: DataFrame) -> DataFrame:
                            "interval_minutes")
 
 
-def with_local_time(df: DataFrame) -> DataFrame:
+def with_local_time(df: DataFrame, zones: list[str]) -> DataFrame:
     """Adds the local date, minute of day and weekday (0 = Monday) of `interval_start` in the
-    row's `time_zone`."""
-    local = F.from_utc_timestamp(F.col("interval_start"), F.col("time_zone"))
+    row's `time_zone`, one of `zones`.
+
+    One branch per zone with the zone as a literal: Spark then resolves each zone once, not
+    once per row."""
+    utc = F.col("interval_start")
+    first, *rest = [(F.col("time_zone") == zone, F.from_utc_timestamp(utc, zone))
+                    for zone in zones]
+    local = reduce(lambda chain, branch: chain.when(*branch), rest, F.when(*first))
     return (
-        df.withColumn("local_date", F.to_date(local))
-        .withColumn("local_minute", F.hour(local) * 60 + F.minute(local))
-        .withColumn("local_weekday", (F.dayofweek(local) + 5) % 7)
+        df.withColumn("_local", local)
+        .withColumn("local_date", F.to_date("_local"))
+        .withColumn("local_minute", F.hour("_local") * 60 + F.minute("_local"))
+        .withColumn("local_weekday", (F.dayofweek("_local") + 5) % 7)
+        .drop("_local")
     )
 
 
-def local_readings(kwh_readings: DataFrame, members: DataFrame) -> DataFrame:
+def zones_of(book: SettlementBook) -> list[str]:
+    return sorted({partner.time_zone for partner in book.partners.values()})
+
+
+def local_readings(kwh_readings: DataFrame, members: DataFrame, book: SettlementBook
+                   ) -> DataFrame:
     """Readings with their local date, minute and weekday in each zone their meter is settled
     in, inside its membership periods or not (estimates and baselines look back before them)."""
     zones = F.broadcast(members.select("meter_id", "time_zone").distinct())
-    return kwh_readings.join(zones, "meter_id").transform(with_local_time)
+    return kwh_readings.join(zones, "meter_id").transform(with_local_time, zones_of(book))
 
 
 def expected_intervals(members: DataFrame) -> DataFrame:
@@ -112,24 +125,18 @@ def measured_intervals(
     )
 
 
-def missing_intervals(expected: DataFrame, measured: DataFrame, book: SettlementBook
-                      ) -> DataFrame:
-    """The expected intervals without a reading.
-
-    Counts per meter and local day find the days with a gap (usually none); only those days'
-    intervals are compared one by one."""
+def missing_intervals(expected: DataFrame, measured: DataFrame, short_days: DataFrame,
+                      book: SettlementBook) -> DataFrame:
+    """The expected intervals without a reading, on the days that have fewer readings than
+    intervals (usually none): only those days' intervals are compared one by one."""
     day = ["partner", "meter_id", "time_zone", "local_date"]
-    wanted = expected.groupBy(*day).agg(F.count(F.lit(1)).alias("expected"))
-    present = measured.groupBy(*day).agg(F.count(F.lit(1)).alias("present"))
-    short_days = (
-        wanted.join(present, day, "left")
-        .filter(F.coalesce(F.col("present"), F.lit(0)) < F.col("expected")).select(*day)
-    )
     keys = ["partner", "meter_id", "time_zone", "interval_start"]
     return (
-        expected.join(short_days, day, "left_semi")
-        .join(measured.join(short_days, day, "left_semi").select(*keys), keys, "left_anti")
-        .select(*keys).transform(with_local_time).withColumn("window", tou_window(book))
+        expected.join(F.broadcast(short_days), day, "left_semi")
+        .join(measured.join(F.broadcast(short_days), day, "left_semi").select(*keys), keys,
+              "left_anti")
+        .select(*keys).transform(with_local_time, zones_of(book))
+        .withColumn("window", tou_window(book))
     )
 
 
@@ -149,30 +156,54 @@ def estimates(missing: DataFrame, by_local_time: DataFrame) -> DataFrame:
     )
 
 
+ESTIMATED_SCHEMA = "partner string, meter_id string, window string, intervals_estimated long, " \
+    "kwh_estimated decimal(38,9)"
+
+
 def energy_lines(by_local_time: DataFrame, members: DataFrame, book: SettlementBook
-                 ) -> DataFrame:
+                 ) -> tuple[DataFrame, DataFrame]:
     """Per partner, meter and window: intervals expected, present and estimated, kWh measured
-    and kWh estimated (kept apart)."""
+    and kWh estimated (kept apart); and the cached per-day counts, to release after use.
+
+    Counted per local day first: the same small aggregate gives the lines and the days with a
+    gap, and the interval-level search for missing intervals runs only when there are some."""
     expected = (
-        expected_intervals(members).transform(with_local_time)
+        expected_intervals(members).transform(with_local_time, zones_of(book))
         .withColumn("window", tou_window(book))
     )
     measured = measured_intervals(by_local_time, members, book)
-    keys = ["partner", "meter_id", "window"]
-    counts = expected.groupBy(*keys).agg(F.count(F.lit(1)).alias("intervals_expected"))
-    present = measured.groupBy(*keys).agg(
-        F.count(F.lit(1)).alias("intervals_present"), F.sum("kwh").alias("kwh_measured"))
-    estimated = (
-        estimates(missing_intervals(expected, measured, book), by_local_time)
-        .groupBy(*keys)
-        .agg(F.count(F.lit(1)).alias("intervals_estimated"),
-             F.sum("estimated_kwh").alias("kwh_estimated"))
+    day = ["partner", "meter_id", "time_zone", "local_date", "window"]
+    days = (
+        expected.groupBy(*day).agg(F.count(F.lit(1)).alias("intervals_expected"))
+        .join(measured.groupBy(*day).agg(F.count(F.lit(1)).alias("intervals_present"),
+                                         F.sum("kwh").alias("kwh_measured")), day, "left")
+        .persist()
     )
-    return (
-        counts.join(present, keys, "left").join(estimated, keys, "left")
-        .select(*keys, "intervals_expected",
-                F.coalesce("intervals_present", F.lit(0)).alias("intervals_present"),
+    keys = ["partner", "meter_id", "window"]
+    short_days = (
+        days.filter(F.coalesce(F.col("intervals_present"), F.lit(0))
+                    < F.col("intervals_expected"))
+        .select("partner", "meter_id", "time_zone", "local_date").distinct()
+    )
+    if short_days.isEmpty():
+        estimated = by_local_time.sparkSession.createDataFrame([], ESTIMATED_SCHEMA)
+    else:
+        estimated = (
+            estimates(missing_intervals(expected, measured, short_days, book), by_local_time)
+            .groupBy(*keys)
+            .agg(F.count(F.lit(1)).alias("intervals_estimated"),
+                 F.sum("estimated_kwh").alias("kwh_estimated"))
+        )
+    lines = (
+        days.groupBy(*keys).agg(
+            F.sum("intervals_expected").alias("intervals_expected"),
+            F.coalesce(F.sum("intervals_present"), F.lit(0)).alias("intervals_present"),
+            F.coalesce(F.sum("kwh_measured"), F.lit(0)).alias("kwh_measured"),
+        )
+        .join(estimated, keys, "left")
+        .select(*keys, "intervals_expected", "intervals_present",
                 F.coalesce("intervals_estimated", F.lit(0)).alias("intervals_estimated"),
-                F.coalesce("kwh_measured", F.lit(0)).alias("kwh_measured"),
+                "kwh_measured",
                 F.coalesce("kwh_estimated", F.lit(0)).alias("kwh_estimated"))
     )
+    return lines, days

@@ -126,10 +126,11 @@ def settlement_frames(
     members = membership(spark, book, month).persist()
     assigned = readings.join(F.broadcast(members.select("meter_id").distinct()), "meter_id",
                              "left_semi")
-    by_local_time = local_readings(with_kwh(assigned), members).persist(
+    by_local_time = local_readings(with_kwh(assigned), members, book).persist(
         StorageLevel.MEMORY_AND_DISK)
     check_settleable(by_local_time)
-    lines = energy_lines(by_local_time, members, book).select(
+    energy, days = energy_lines(by_local_time, members, book)
+    lines = energy.select(
         "partner", "meter_id", F.lit("energy").alias("line_type"),
         F.col("window").alias("line_name"), "intervals_expected", "intervals_present",
         "intervals_estimated", "kwh_measured", "kwh_estimated",
@@ -150,7 +151,7 @@ def settlement_frames(
     partners = spark.createDataFrame(
         [(p.name, p.currency, month) for p in book.partners.values()],
         "partner string, currency string, month string")
-    return Settlement(priced, summarize(priced, partners), (by_local_time, members, priced))
+    return Settlement(priced, summarize(priced, partners), (by_local_time, members, days, priced))
 
 
 def with_runs(df: DataFrame, runs: DataFrame, contract_columns: list[str]) -> DataFrame:
