@@ -24,6 +24,7 @@ ESTIMATE_DAYS = 7
 def _step() -> Column:
     return F.expr(f"INTERVAL {INTERVAL_MINUTES} MINUTES")
 
+
 MEMBERSHIP_SCHEMA = StructType([
     StructField("partner", StringType(), False),
     StructField("meter_id", StringType(), False),
