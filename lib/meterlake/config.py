@@ -204,17 +204,22 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> 
     )
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """The parsed YAML document at `path`; a missing file or bad YAML is a ConfigError naming
+    `what` it should have been and the path."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"{what} not found: {path}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Loads conf/<env>.yaml (or METERLAKE_CONF) and applies environment overrides."""
     env = os.environ if env is None else env
     conf_path = Path(path or env.get("METERLAKE_CONF") or DEFAULT_CONF)
-    try:
-        raw = yaml.safe_load(conf_path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"configuration file not found: {conf_path}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{conf_path}: not valid YAML: {error}") from error
-    settings = settings_from_mapping(raw, str(conf_path))
+    settings = settings_from_mapping(read_yaml(conf_path, "configuration file"), str(conf_path))
     if env.get("METERLAKE_LAKE"):
         settings = settings.with_lake(_absolute(env["METERLAKE_LAKE"]))
     if env.get("METERLAKE_LANDING"):

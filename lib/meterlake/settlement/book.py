@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
-from meterlake.config import ConfigError
+from meterlake.config import ConfigError, read_yaml
 
 DEFAULT_BOOK = Path("conf/settlement.yaml")
 INTERVAL_MINUTES = 15
@@ -347,10 +345,4 @@ def book_from_mapping(raw: Any, where: str) -> SettlementBook:
 
 def load_book(path: str | Path | None = None) -> SettlementBook:
     book_path = Path(path or DEFAULT_BOOK)
-    try:
-        raw = yaml.safe_load(book_path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"settlement book not found: {book_path}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{book_path}: not valid YAML: {error}") from error
-    return book_from_mapping(raw, str(book_path))
+    return book_from_mapping(read_yaml(book_path, "settlement book"), str(book_path))
