@@ -20,7 +20,7 @@ from meterlake.lake import Lake
 from meterlake.settlement.book import SettlementBook, month_bounds
 from meterlake.settlement.energy import ESTIMATE_DAYS
 from meterlake.settlement.events import earliest_baseline_day
-from meterlake.settlement.files import read_bytes
+from meterlake.settlement.files import exists, read_bytes
 from meterlake.silver import METER_SOURCES, latest_by_arrival, to_silver_rows
 from meterlake.tables import SILVER_METER_READINGS, SNAPSHOT_PROGRESS
 
@@ -140,12 +140,8 @@ def silver_unavailable(lake: Lake, inputs: Inputs, dates: tuple[date, date]) -> 
         files = readings_at(lake, inputs, "silver", dates).inputFiles()
     except Exception as error:  # noqa: BLE001 - Delta raises several kinds for an expired log
         return str(error).strip().splitlines()[0][:200]
-    jvm = lake.spark.sparkContext._jvm
-    assert jvm is not None
-    conf = lake.spark.sparkContext._jsc.hadoopConfiguration()
     for uri in files:
-        path = jvm.org.apache.hadoop.fs.Path(uri)
-        if not path.getFileSystem(conf).exists(path):
+        if not exists(lake.spark, uri):
             return f"{uri} was removed (VACUUM)"
     return None
 
