@@ -56,6 +56,9 @@ class Lake:
         self.spark = spark
         self.settings = settings
         self._registered: set[str] = set()
+        # Paths this Lake created or found: each existence check reads the table's log, and
+        # every read and write needs one.
+        self._existing: set[str] = set()
 
     def path(self, contract: TableContract) -> str:
         return contract.path(self.settings.lake_root)
@@ -65,6 +68,12 @@ class Lake:
 
     def ensure(self, contract: TableContract) -> DeltaTable:
         """Creates the table if missing (schema, partitioning, properties) and registers it."""
+        self._create_if_missing(contract)
+        return DeltaTable.forPath(self.spark, self.path(contract))
+
+    def _create_if_missing(self, contract: TableContract) -> None:
+        if self.path(contract) in self._existing:
+            return
         if not self.exists(contract):
             builder = (
                 DeltaTable.createIfNotExists(self.spark)
@@ -77,7 +86,7 @@ class Lake:
                 builder = builder.property(key, value)
             builder.execute()
         self._register(contract)
-        return DeltaTable.forPath(self.spark, self.path(contract))
+        self._existing.add(self.path(contract))
 
     def _register(self, contract: TableContract) -> None:
         """Registers `<layer>.<name>` in the session catalog, pointing at this lake's path."""
@@ -99,7 +108,7 @@ class Lake:
         self.spark.sql(f"CREATE TABLE {name} USING DELTA LOCATION '{escaped}'")
 
     def read(self, contract: TableContract, version: int | None = None) -> DataFrame:
-        self.ensure(contract)
+        self._create_if_missing(contract)
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
@@ -118,7 +127,7 @@ class Lake:
         txn: tuple[str, int] | None = None,
     ) -> None:
         """Appends rows; with `txn` (app id, version) Delta skips a write it already committed."""
-        self.ensure(contract)
+        self._create_if_missing(contract)
         writer = conform(df, contract).write.format("delta").mode("append")
         if txn is not None:
             writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
@@ -126,7 +135,7 @@ class Lake:
 
     def overwrite(self, contract: TableContract, df: DataFrame, user_metadata: str) -> None:
         """Replaces the table's rows in one commit; `user_metadata` records what it came from."""
-        self.ensure(contract)
+        self._create_if_missing(contract)
         (
             conform(df, contract).write.format("delta").mode("overwrite")
             .option("userMetadata", user_metadata).save(self.path(contract))

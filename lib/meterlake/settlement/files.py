@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 FORMATS = {"csv": {"header": "true"}, "parquet": {}}
 
 
-def _fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+def _jvm(spark: SparkSession) -> Any:
     jvm = spark.sparkContext._jvm
     assert jvm is not None
-    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return jvm
+
+
+def _fs_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    path = _jvm(spark).org.apache.hadoop.fs.Path(uri)
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
 
 
@@ -52,21 +55,27 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
 
 
 def read_bytes(spark: SparkSession, uri: str) -> bytes:
-    row = spark.read.format("binaryFile").load(uri).select("content").first()
-    if row is None:
+    fs, path = _fs_path(spark, uri)
+    if not fs.exists(path):
         raise FileNotFoundError(uri)
-    return bytes(row["content"])
+    stream = fs.open(path)
+    try:
+        return bytes(_jvm(spark).org.apache.commons.io.IOUtils.toByteArray(stream))
+    finally:
+        stream.close()
 
 
 def sha256_of(spark: SparkSession, uri: str) -> tuple[str, int]:
-    """(sha256 hex, size in bytes) of one file, computed where the file is."""
-    row = (
-        spark.read.format("binaryFile").load(uri)
-        .select(F.sha2("content", 256).alias("sha256"), "length").first()
-    )
-    if row is None:
+    """(sha256 hex, size in bytes) of one file, streamed in the JVM (no Spark job)."""
+    fs, path = _fs_path(spark, uri)
+    if not fs.exists(path):
         raise FileNotFoundError(uri)
-    return str(row["sha256"]), int(row["length"])
+    stream = fs.open(path)
+    try:
+        digest = _jvm(spark).org.apache.commons.codec.digest.DigestUtils.sha256Hex(stream)
+    finally:
+        stream.close()
+    return str(digest), int(fs.getFileStatus(path).getLen())
 
 
 def rows_sha256(spark: SparkSession, uri: str, fmt: str) -> str:
