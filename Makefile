@@ -46,8 +46,8 @@ bench: setup ## Benchmarks, quick suite (a few minutes): bench/RESULTS.md, then 
 	$(BIN)/python -m bench.run --suite quick --runs 3
 	$(BIN)/python -m bench.http_load
 
-bench-full: setup ## Benchmarks, full suite (under an hour): bench/RESULTS.md at larger scale factors
-	$(BIN)/python -m bench.run --suite full --runs 3
+bench-full: setup ## Benchmarks, full suite (under an hour): bench/RESULTS-full.md at larger scale factors
+	$(BIN)/python -m bench.run --suite full --runs 3 --out bench/RESULTS-full.md
 
 package: setup ## dist/meterlake.zip for spark-submit --py-files, and a wheel
 	rm -rf dist && mkdir -p dist

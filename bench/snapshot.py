@@ -26,7 +26,8 @@ TARGET_GROWTH_AT_10X = 1.5
 TARGET_SPEEDUP_OVER_REBUILD = 10.0
 MERGE_METRICS = ("numSourceRows", "numTargetFilesBeforeSkipping", "numTargetFilesAfterSkipping",
                  "numTargetFilesRemoved", "numTargetFilesAdded", "numTargetRowsCopied",
-                 "numTargetRowsUpdated", "numTargetRowsInserted", "scanTimeMs", "rewriteTimeMs")
+                 "numTargetRowsUpdated", "numTargetRowsInserted", "scanTimeMs", "rewriteTimeMs",
+                 "appendedRows", "appendedFiles")
 
 
 def rebuilt_silver(bronze_df: DataFrame) -> DataFrame:
@@ -44,11 +45,20 @@ def rebuilt_silver(bronze_df: DataFrame) -> DataFrame:
     )
 
 
-def last_merge(lake: Lake) -> dict[str, Any]:
+def update_commits(lake: Lake, base: Lake) -> dict[str, Any]:
+    """The Delta metrics of the update's snapshot: its MERGE (held pairs) and its append (new
+    pairs), the silver commits after the base lake's last one."""
+    base_version = base.version(SILVER_METER_READINGS)
     table = DeltaTable.forPath(lake.spark, lake.path(SILVER_METER_READINGS))
-    merges = table.history().filter(F.col("operation") == "MERGE").orderBy(F.desc("version"))
-    row = merges.select("operationMetrics").first()
-    return dict(row["operationMetrics"]) if row is not None else {}
+    metrics: dict[str, Any] = {}
+    for row in table.history().filter(F.col("version") > base_version).collect():
+        found = dict(row["operationMetrics"])
+        if row["operation"] == "MERGE":
+            metrics.update(found)
+        elif row["operation"] == "WRITE":
+            metrics.update({"appendedRows": found.get("numOutputRows"),
+                            "appendedFiles": found.get("numFiles")})
+    return metrics
 
 
 def silver_shape(lake: Lake) -> tuple[int, int, int, int]:
@@ -65,9 +75,9 @@ def _snapshot_at(ctx: BenchContext, size: int, section: Section) -> Timing:
         return ctx.with_update_landed(size, ctx.snapshot_name(size, run))
 
     timing = measure(ctx.runs, ctx.probe, prepared, lambda lake: run_snapshot(lake, UTILITY_DROPS))
-    rows, files, dates, size_bytes = silver_shape(
-        Lake(ctx.spark, bench_settings(ctx.base(size))))
-    metrics = last_merge(ctx.snapshotted(size))
+    base = Lake(ctx.spark, bench_settings(ctx.base(size)))
+    rows, files, dates, size_bytes = silver_shape(base)
+    metrics = update_commits(ctx.snapshotted(size), base)
     section.notes.append(
         f"| {size}x | {rows:,} | {size_bytes / rows:.1f} | {dates} | {files} | "
         + " | ".join(str(metrics.get(m, "")) for m in MERGE_METRICS) + " |"
@@ -77,7 +87,8 @@ def _snapshot_at(ctx: BenchContext, size: int, section: Section) -> Timing:
 
 
 def measure_snapshot(ctx: BenchContext) -> Section:
-    section = Section("Snapshot: silver before the update, and the update's MERGE (Delta log)")
+    section = Section("Snapshot: silver before the update, and the update's MERGE and append "
+                      "(Delta log)")
     section.notes += [
         "| size | silver rows | bytes/row | dates | files | " + " | ".join(MERGE_METRICS) + " |",
         "|---" * (5 + len(MERGE_METRICS)) + "|",

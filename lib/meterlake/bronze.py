@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from meterlake.lake import Lake
@@ -54,16 +54,20 @@ def _txn_app(source: str) -> str:
     return f"meterlake.ingest.{source}"
 
 
+def logged_files(lake: Lake, source: FileSource) -> list[Row]:
+    """Every `ops.ingest_log` row of `source`: batch, ingest id, outcome and identity. One read
+    answers the plan (is the last batch finished, what is logged) and the duplicate check."""
+    return (lake.read(INGEST_LOG).filter(F.col("source") == source.name)
+            .select("ingest_id", "batch", "outcome", source.duplicate_by).collect())
+
+
 def plan_batch(
-    lake: Lake, source: str, candidates: list[LandedFile] | None = None
+    lake: Lake, source: str, log_rows: list[Row], candidates: list[LandedFile] | None = None
 ) -> tuple[int, list[str]] | None:
     """The unfinished batch to resume, else a new batch of the candidates (default: every landed
-    file) not logged yet; None when there is nothing to load."""
+    file) not in `log_rows` yet; None when there is nothing to load."""
     batches = lake.read(INGEST_BATCHES).filter(F.col("source") == source)
     last = batches.orderBy(F.col("batch").desc()).select("batch", "ingest_ids").first()
-    # One read of the log answers both questions: is the last batch finished, what is logged.
-    log_rows = (lake.read(INGEST_LOG).filter(F.col("source") == source)
-                .select("ingest_id", "batch").collect())
     if last is not None and all(row["batch"] != last["batch"] for row in log_rows):
         return int(last["batch"]), list(last["ingest_ids"])
     logged = {row["ingest_id"] for row in log_rows}
@@ -83,18 +87,15 @@ def plan_batch(
 
 
 def split_duplicates(
-    lake: Lake, source: FileSource, files: list[LandedFile]
+    source: FileSource, files: list[LandedFile], log_rows: list[Row]
 ) -> tuple[list[LandedFile], list[FileOutcome]]:
     """Files already loaded (by the source's identity: content or name), earlier or earlier in
     this batch, are duplicates."""
     identity = source.duplicate_by
-    values = list({getattr(f, identity) for f in files})
+    values = {getattr(f, identity) for f in files}
     loaded_before = {
-        row[identity]: row["ingest_id"]
-        for row in lake.read(INGEST_LOG)
-        .filter((F.col("source") == source.name) & (F.col("outcome") == LOADED)
-                & F.col(identity).isin(values))
-        .select(identity, "ingest_id").collect()
+        row[identity]: row["ingest_id"] for row in log_rows
+        if row["outcome"] == LOADED and row[identity] in values
     }
     what = "content (sha256)" if identity == "sha256" else "file name"
     fresh, duplicates = [], []
@@ -134,8 +135,14 @@ def _files_df(lake: Lake, files: list[LandedFile]) -> DataFrame:
         partitions, "_ingest_id")
 
 
-def _rows_per_file(df: DataFrame) -> dict[str, int]:
-    return {r["_ingest_id"]: int(r["count"]) for r in df.groupBy("_ingest_id").count().collect()}
+def _rows_per_file(bronze_df: DataFrame, quarantine_df: DataFrame
+                   ) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows per file going to bronze and to quarantine, counted in one job."""
+    both = bronze_df.select("_ingest_id", F.lit(True).alias("loaded")).unionByName(
+        quarantine_df.select("_ingest_id", F.lit(False).alias("loaded")))
+    counts = both.groupBy("_ingest_id", "loaded").count().collect()
+    return ({r["_ingest_id"]: int(r["count"]) for r in counts if r["loaded"]},
+            {r["_ingest_id"]: int(r["count"]) for r in counts if not r["loaded"]})
 
 
 def load_files(
@@ -149,7 +156,7 @@ def load_files(
     staged = [df.persist() for df in parsed.staged_dfs]
     rejections = {r["_ingest_id"]: r["rejection"] for r in parsed.verdicts_df.collect()}
     bronze_df, quarantine_df = parsed.bronze_df, parsed.quarantine_df
-    loaded, quarantined = _rows_per_file(bronze_df), _rows_per_file(quarantine_df)
+    loaded, quarantined = _rows_per_file(bronze_df, quarantine_df)
     # An empty append would still cost a Delta commit; a batch that skips one table is resumed
     # correctly all the same (the transaction id only guards what was written).
     if quarantined:
@@ -184,7 +191,9 @@ def ingest_pending(
     `candidates`) as one batch; an unfinished batch is finished first, and alone."""
     # One listing of the landing zone serves the plan and the lookup below.
     landed_files = list_landed(lake.settings.landing_root, source.name)
-    planned = plan_batch(lake, source.name, landed_files if candidates is None else candidates)
+    log_rows = logged_files(lake, source)
+    planned = plan_batch(lake, source.name, log_rows,
+                         landed_files if candidates is None else candidates)
     if planned is None:
         return IngestReport(source.name, None, ())
     batch, ingest_ids = planned
@@ -193,7 +202,7 @@ def ingest_pending(
     if lost:
         raise RuntimeError(f"batch {batch} plans files missing from the landing zone: {lost}")
     files = [landed[i] for i in ingest_ids]
-    fresh, duplicates = split_duplicates(lake, source, files)
+    fresh, duplicates = split_duplicates(source, files, log_rows)
     by_id = {o.landed.ingest_id: o for o in duplicates + load_files(lake, source, fresh, batch)}
     outcomes = [by_id[i] for i in ingest_ids]
     log_df = lake.spark.createDataFrame(_log_rows(outcomes, batch), INGEST_LOG.schema)

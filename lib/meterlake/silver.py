@@ -1,10 +1,14 @@
 """Silver: one row per key holding the latest-arrived version, kept by an incremental MERGE.
 
-Each run reads only the bronze rows appended since the last run (Delta change feed), finds the
-keys they touch, recomputes those keys' latest version and version count from bronze (restricted
-to the touched date partitions) and MERGEs them. Recomputing from bronze makes the MERGE
-idempotent and independent of processing order: re-running, or loading a backlog in one run or
-file by file, gives the same table.
+Each run reads only the bronze rows appended since the last run (Delta change feed) and splits
+them by (meter, date): pairs silver already holds, and pairs it does not (a new day, a backfilled
+meter). For the first, it recomputes the touched keys' latest version and version count from
+bronze (restricted to their date partitions) and MERGEs them; recomputing from bronze makes the
+MERGE idempotent and independent of processing order. The second cannot have older versions in
+bronze (every bronze row processed before is in silver), so their rows are appended as they are:
+no bronze re-read and no MERGE scan of partitions that only gain rows. A run that stopped after
+writing silver but before recording its progress sees those pairs as held on the re-run, so they
+go through the MERGE and nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -108,6 +112,17 @@ def to_silver_rows(latest_df: DataFrame, source: MeterSource) -> DataFrame:
     )
 
 
+PAIR = ["meter_id", "interval_date"]
+
+
+def held_pairs(silver_df: DataFrame, new_rows_df: DataFrame, dates: list[date]) -> DataFrame:
+    """The (meter, date) pairs of the new rows that silver already holds readings of."""
+    return (
+        silver_df.filter(F.col("interval_date").isin(dates)).select(*PAIR)
+        .join(new_rows_df.select(*PAIR).distinct(), PAIR, "left_semi").distinct()
+    )
+
+
 def touched_candidates(
     bronze_df: DataFrame, new_rows_df: DataFrame, dates: list[date]
 ) -> DataFrame:
@@ -131,8 +146,8 @@ def merge_condition(dates: list[date]) -> str:
     return f"{partition_filter('interval_date', dates)} AND {keys}"
 
 
-# A matched row is rewritten only if the winning version or the count changed, so re-applying
-# the same update touches no file and commits nothing.
+# A matched row is updated only if the winning version or the count changed, so re-applying the
+# same update changes no row (Delta still rewrites the files holding the matched rows).
 CHANGED = (
     "t._ingest_id <> s._ingest_id OR t._source_line <> s._source_line "
     "OR t.version_count <> s.version_count"
@@ -175,14 +190,22 @@ def new_bronze_rows(
 
 def verify_or_restore(
     lake: Lake, contract: TableContract, version: int, previous: int, dates: list[date],
-    quality: QualitySettings,
+    quality: QualitySettings, appended: DataFrame | None = None,
 ) -> None:
-    """Runs the contract's expectations on the touched date partitions of `version`; on
-    failure restores `previous` and raises, naming the failed expectation."""
+    """Runs the contract's expectations on the touched date partitions of `version`, plus the
+    `appended` rows on other dates (rows of pairs that were new: checking them as written spares
+    reading every partition a backfill adds to); on failure restores `previous` and raises,
+    naming the failed expectation."""
     date_column = contract.partition_by[0]
-    scope = f"{date_column} in {len(dates)} dates {min(dates)}..{max(dates)}"
-    # Each expectation is a Spark job of its own: read the touched partitions once.
-    touched = lake.read(contract, version).filter(F.col(date_column).isin(dates)).persist()
+    touched = lake.read(contract, version).filter(F.col(date_column).isin(dates))
+    scope_dates = set(dates)
+    if appended is not None:
+        touched = touched.unionByName(
+            appended.filter(~F.col(date_column).isin(dates)).select(*contract.column_names))
+        scope_dates |= {r[0] for r in appended.select(date_column).distinct().collect()}
+    scope = f"{date_column} in {len(scope_dates)} dates {min(scope_dates)}..{max(scope_dates)}"
+    # Each expectation is a Spark job of its own: read the touched rows once.
+    touched = touched.persist()
     try:
         results = run_expectations(touched, contract, quality)
     finally:
@@ -204,6 +227,26 @@ def merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, int
             int(metrics.get("numTargetRowsUpdated", 0)))
 
 
+def merge_held(
+    lake: Lake, source: MeterSource, new_rows_df: DataFrame, held: DataFrame, until: int,
+    before: int,
+) -> tuple[list[date], int | None, int, int]:
+    """MERGEs the keys of held pairs, recomputed from bronze at `until`: (their dates, the new
+    silver version or None, rows inserted, rows updated)."""
+    dates = sorted({r["interval_date"] for r in held.select("interval_date").distinct().collect()})
+    if not dates:
+        return dates, None, 0, 0
+    rows_df = (
+        touched_candidates(lake.read(source.bronze, until),
+                           new_rows_df.join(held, PAIR, "left_semi"), dates)
+        .transform(latest_by_arrival, source)
+        .transform(to_silver_rows, source)
+    )
+    silver = lake.ensure(SILVER_METER_READINGS)
+    merge_into_silver(silver, rows_df, dates)
+    return dates, *merge_metrics(silver, before)
+
+
 def run_snapshot(lake: Lake, source: MeterSource) -> SnapshotReport:
     """Merges the bronze rows of `source` that arrived since the last run into silver."""
     since = last_progress(lake, source.name)
@@ -213,21 +256,26 @@ def run_snapshot(lake: Lake, source: MeterSource) -> SnapshotReport:
     new_rows_df = new_bronze_rows(lake, source.bronze, since, until).persist()
     dates = [r["interval_date"] for r in new_rows_df.select("interval_date").distinct().collect()]
     rows_read = new_rows_df.count()
-    silver = lake.ensure(SILVER_METER_READINGS)
     before = lake.version(SILVER_METER_READINGS)
     silver_version, inserted, updated = None, 0, 0
     if dates:
-        bronze_df = lake.read(source.bronze, until)
-        rows_df = (
-            touched_candidates(bronze_df, new_rows_df, dates)
-            .transform(latest_by_arrival, source)
-            .transform(to_silver_rows, source)
+        held = held_pairs(lake.read(SILVER_METER_READINGS, before), new_rows_df, dates).persist()
+        merge_dates, silver_version, inserted, updated = merge_held(
+            lake, source, new_rows_df, held, until, before)
+        fresh_df = (
+            new_rows_df.join(held, PAIR, "left_anti")
+            .transform(latest_by_arrival, source).transform(to_silver_rows, source).persist()
         )
-        merge_into_silver(silver, rows_df, dates)
-        silver_version, inserted, updated = merge_metrics(silver, before)
+        appended = None
+        if not fresh_df.isEmpty():  # an empty append would still commit a version
+            lake.append(SILVER_METER_READINGS, fresh_df)
+            appended, inserted = fresh_df, inserted + fresh_df.count()  # cached by the append
+            silver_version = (before if silver_version is None else silver_version) + 1
         if silver_version is not None:
-            verify_or_restore(lake, SILVER_METER_READINGS, silver_version, before, dates,
-                              lake.settings.quality)
+            verify_or_restore(lake, SILVER_METER_READINGS, silver_version, before, merge_dates,
+                              lake.settings.quality, appended)
+        fresh_df.unpersist()
+        held.unpersist()
     new_rows_df.unpersist()
     progress = (source.name, until, silver_version, rows_read, inserted, updated,
                 datetime.now(UTC))

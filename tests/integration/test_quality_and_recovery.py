@@ -3,6 +3,7 @@ planned batch without loading anything twice."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,10 @@ from meterlake.tables import (
     SNAPSHOT_PROGRESS,
 )
 from tests.conftest import LEAP, lake_at
-from tests.integration.fixture_data import csv_rows
+from tests.integration.fixture_data import csv_rows, write_drop
 
 INPUT_0 = LEAP / "input_0.csv"
+METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
 RANGE_CHECK = "ExpectColumnValuesToBeBetween(column=value, min_value=0.0, max_value=500.0, unit=Wh)"
 
 
@@ -112,3 +114,39 @@ def test_ingest_after_a_crash_loads_the_interrupted_batch_and_the_new_files(
     assert sorted((r["batch"], r["original_name"]) for r in lake.read(INGEST_LOG).collect()) == [
         (0, "input_0.csv"), (1, "input_1.csv")
     ]
+
+
+def test_snapshot_stopped_before_its_progress_reruns_without_counting_twice(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def silver_rows(lake: Lake) -> list[tuple]:
+        return sorted(tuple(r) for r in lake.read(SILVER_METER_READINGS).select(
+            "meter_id", "interval_start", "value", "version_count").collect())
+
+    clean, crashed = lake_at(spark, tmp_path / "clean"), lake_at(spark, tmp_path / "crashed")
+    # A correction of a (meter, date) silver holds, and the first reading of a new day.
+    update = write_drop(tmp_path / "next.csv", [(METER, "2020-06-03T03:00:00.000Z", "1.5"),
+                                                (METER, "2020-07-15T00:00:00.000Z", "2.0")])
+    for lake in (clean, crashed):
+        ingest_paths(lake, UTILITY_DROP_FILES, [INPUT_0])
+        run_snapshot(lake, UTILITY_DROPS)
+        ingest_paths(lake, UTILITY_DROP_FILES, [update])
+    run_snapshot(clean, UTILITY_DROPS)
+    append_rows = crashed.append_rows
+
+    def lost_before_progress(contract, rows) -> None:  # type: ignore[no-untyped-def]
+        if contract is SNAPSHOT_PROGRESS:
+            raise RuntimeError("driver lost")
+        append_rows(contract, rows)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(crashed, "append_rows", lost_before_progress)
+        with pytest.raises(RuntimeError, match="driver lost"):
+            run_snapshot(crashed, UTILITY_DROPS)
+    rerun = run_snapshot(crashed, UTILITY_DROPS)
+    # Every pair is held now: all of it goes through the MERGE, which finds nothing to change.
+    assert (rerun.rows_read, rerun.rows_inserted, rerun.rows_updated) == (2, 0, 0)
+    assert silver_rows(crashed) == silver_rows(clean)
+    assert [r[1:] for r in silver_rows(crashed) if r[3] > 1] == [
+        (datetime(2020, 6, 3, 3, 0), 1.5, 2)]
+    assert len(silver_rows(crashed)) == 125

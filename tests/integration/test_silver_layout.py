@@ -1,5 +1,6 @@
-"""The MERGE rewrites only files of the date partitions its update touches, and the tables are
-registered in the session catalog under <layer>.<name>."""
+"""The MERGE rewrites only files of the date partitions its update touches, new (meter, date)
+pairs are appended without one, and the tables are registered in the session catalog under
+<layer>.<name>."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from meterlake.lake import Lake
 from meterlake.pipeline import ingest_paths
@@ -55,3 +57,31 @@ def test_tables_are_registered_in_the_catalog(spark: SparkSession, tmp_path: Pat
     run_snapshot(second, UTILITY_DROPS)
     assert spark.table("silver.meter_readings").count() == 125
     assert spark.table("bronze.utility_drops").count() == 125
+
+
+def _operations(lake: Lake) -> list[str]:
+    history = lake.ensure(SILVER_METER_READINGS).history().orderBy("version")
+    return [r["operation"] for r in history.select("operation").collect()]
+
+
+def test_new_pairs_are_appended_and_held_pairs_merged(spark: SparkSession, tmp_path: Path) -> None:
+    lake = lake_at(spark, tmp_path / "lake")
+    ingest_paths(lake, UTILITY_DROP_FILES, [LEAP / "input_0.csv"])
+    first = run_snapshot(lake, UTILITY_DROPS)
+    # A correction of a held (meter, date) and the first reading of a day silver does not hold.
+    update = write_drop(tmp_path / "next.csv", [(METER, "2020-06-03T03:00:00.000Z", "1.5"),
+                                                (METER, "2020-07-15T00:00:00.000Z", "2.0")])
+    ingest_paths(lake, UTILITY_DROP_FILES, [update])
+    second = run_snapshot(lake, UTILITY_DROPS)
+    assert (first.rows_inserted, first.rows_updated) == (124, 0)
+    assert (second.rows_read, second.rows_inserted, second.rows_updated) == (2, 1, 1)
+    # CREATE TABLE, the first load appended; then the correction MERGEd, the new day appended.
+    assert _operations(lake) == ["CREATE TABLE", "WRITE", "MERGE", "WRITE"]
+    merge_added = [a["add"]["path"] for a in _commit_actions(lake, 2) if "add" in a]
+    assert merge_added and all(p.startswith("interval_date=2020-06-03/") for p in merge_added)
+    instants = [F.lit(t).cast("timestamp") for t in ("2020-06-03 03:00:00", "2020-07-15 00:00:00")]
+    rows = lake.read(SILVER_METER_READINGS).filter(
+        (F.col("meter_id") == METER) & F.col("interval_start").isin(*instants))
+    assert {(r["interval_start"].isoformat(), r["value"], r["version_count"])
+            for r in rows.collect()} == {("2020-06-03T03:00:00", 1.5, 2),
+                                         ("2020-07-15T00:00:00", 2.0, 1)}
