@@ -262,9 +262,11 @@ def run_snapshot(lake: Lake, source: MeterSource) -> SnapshotReport:
         held = held_pairs(lake.read(SILVER_METER_READINGS, before), new_rows_df, dates).persist()
         merge_dates, silver_version, inserted, updated = merge_held(
             lake, source, new_rows_df, held, until, before)
+        # One task per date writes it: one file per date appended, not one per task and date.
         fresh_df = (
             new_rows_df.join(held, PAIR, "left_anti")
-            .transform(latest_by_arrival, source).transform(to_silver_rows, source).persist()
+            .transform(latest_by_arrival, source).transform(to_silver_rows, source)
+            .repartition("interval_date").persist()
         )
         appended = None
         if not fresh_df.isEmpty():  # an empty append would still commit a version
