@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.run [--suite quick|full] [--runs 3] [--only ingest snapshot]
 
 `make bench` runs the quick suite (a few minutes), `make bench-full` the full one (under an
-hour); both write bench/RESULTS.md, headed by the suite's name. Drops come from meterlake's own
-deterministic generator at the suite's scale factors (bench/scales.py). Measurements:
+hour) into bench/RESULTS-full.md; `--out` defaults to bench/RESULTS.md. Drops come from
+meterlake's own deterministic generator at the suite's scale factors (bench/scales.py).
+Measurements:
 
 1. ingest (bench/ingest.py): a day of drops through bronze ingest vs a bare CSV -> Delta append.
 2. snapshot (bench/snapshot.py): the same update MERGEd at 1x, 3x, 10x; rebuild at 10x.
