@@ -19,13 +19,16 @@ LEAP = FIXTURES / "leap"
 
 
 def test_settings(lake_root: Path) -> Settings:
-    """Local settings for a lake under `lake_root`: two cores, few partitions, no UI."""
+    """Local settings for a lake under `lake_root`: two cores, few partitions, no UI, 2 GB."""
     root = str(lake_root)
     return Settings(
         lake_root=root,
         landing_root=f"{root}/landing",
+        # One JVM serves the whole session and keeps every lake's Delta log state: 1 GB (Spark's
+        # default) ran out building a broadcast late in a full run.
         spark=SparkSettings(master="local[2]", shuffle_partitions=2,
-                            delta_snapshot_partitions=1, ui_enabled=False),
+                            delta_snapshot_partitions=1, ui_enabled=False,
+                            conf={"spark.driver.memory": "2g"}),
     )
 
 
