@@ -4,7 +4,8 @@ Both go through `meterlake.serve.delta_reads` (delta-rs and Arrow, no JVM) on th
 after the update's snapshot and after the nightly maintenance (OPTIMIZE ZORDER BY meter_id), the
 layout chosen for it: date partitions prune the month, and inside each date the files and
 Parquet row groups are sorted by meter, so their min/max statistics skip the other meters. Each
-timed call opens the table, as an API request does.
+timed call asks the server's open tables (`LatestTables`) for silver's newest version, as an API
+request does: that reads the log for new commits, then the files of the month's dates.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
 
 from bench.lakes import BenchContext
 from bench.results import Figure, MemoryRow, Section
@@ -29,8 +29,8 @@ MONTH = timedelta(days=30)
 
 def _month_of_one_meter(ctx: BenchContext, lake_root: str) -> tuple[str, datetime, datetime]:
     """A meter from the middle of the id order, and the 30 days up to the update day's end."""
-    table = reads.open_table(lake_root, reads.SILVER_METER_READINGS)
-    meters = pc.unique(reads.dataset(table).to_table(columns=["meter_id"]).column("meter_id"))
+    silver = reads.LatestTables(lake_root).latest(reads.SILVER_METER_READINGS)
+    meters = pc.unique(silver.files.to_table(columns=["meter_id"]).column("meter_id"))
     meter = sorted(meters.to_pylist())[len(meters) // 2]
     first_day = UtilityDropPlan(meters=1, days=1, seed=0).start
     end = datetime.combine(first_day, datetime.min.time(), UTC) + timedelta(
@@ -38,23 +38,26 @@ def _month_of_one_meter(ctx: BenchContext, lake_root: str) -> tuple[str, datetim
     return meter, end - MONTH, end
 
 
-def _row_groups(table: DeltaTable, pruning: list | None) -> tuple[int, int]:
-    """(files, Parquet row groups) the pruning keeps."""
-    found = reads.dataset(table, pruning)
-    groups = sum(pq.ParquetFile(found.filesystem.open_input_file(f)).num_row_groups
-                 for f in found.files)
-    return len(found.files), groups
+def _row_groups(silver: reads.TableVersion, rows: pc.Expression | None) -> tuple[int, int]:
+    """(files, Parquet row groups) a read of `rows` opens."""
+    opened = [f.path for f in silver.files.get_fragments(filter=rows)]
+    groups = sum(pq.ParquetFile(silver.files.filesystem.open_input_file(path)).num_row_groups
+                 for path in opened)
+    return len(opened), groups
 
 
 def _time_reads(ctx: BenchContext, lake_root: str, meter: str, start: datetime,
                 end: datetime) -> tuple[Timing, Timing, int]:
     def one_meter(_: None) -> None:
-        table = reads.open_table(lake_root, reads.SILVER_METER_READINGS)
-        found[0] = reads.meter_readings(table, meter, start, end).num_rows
+        silver = tables.latest(reads.SILVER_METER_READINGS)
+        found[0] = reads.meter_readings(silver, meter, start, end).num_rows
 
     def full_scan(_: None) -> None:
-        reads.dataset(reads.open_table(lake_root, reads.SILVER_METER_READINGS)).to_table()
+        tables.latest(reads.SILVER_METER_READINGS).files.to_table()
 
+    # What a server holds from its start: the first request opens the table.
+    tables = reads.LatestTables(lake_root)
+    tables.latest(reads.SILVER_METER_READINGS)
     found = [0]
     runs = max(ctx.runs, 5)  # milliseconds: a few more runs cost nothing
     reader = measure(runs, ctx.probe, lambda run: None, one_meter)
@@ -69,15 +72,15 @@ def measure_reads(ctx: BenchContext) -> Section:
     root = lake.settings.lake_root
     meter, start, end = _month_of_one_meter(ctx, root)
     before_reader, before_scan, _ = _time_reads(ctx, root, meter, start, end)
-    table = reads.open_table(root, reads.SILVER_METER_READINGS)
-    pruning = reads.readings_pruning(meter, start, end)
-    before_files = (_row_groups(table, None), _row_groups(table, pruning))
+    month = reads.readings_filter(meter, start, end)
+    silver = reads.LatestTables(root).latest(reads.SILVER_METER_READINGS)
+    before_files = (_row_groups(silver, None), _row_groups(silver, month))
     started = time.perf_counter()
     run_optimize(lake)
     optimize_s = time.perf_counter() - started
     reader, scan, rows = _time_reads(ctx, root, meter, start, end)
-    table = reads.open_table(root, reads.SILVER_METER_READINGS)
-    after_files = (_row_groups(table, None), _row_groups(table, pruning))
+    silver = reads.LatestTables(root).latest(reads.SILVER_METER_READINGS)
+    after_files = (_row_groups(silver, None), _row_groups(silver, month))
     speedup = scan.median_s / reader.median_s
     section.figures.append(Figure(
         "3. read latency", f"one meter, one month ({rows} readings) at {size}x, API reader",

@@ -8,13 +8,14 @@ written last, so a file counts as ingested only once all its rows are in.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from meterlake.lake import Lake
+from meterlake.lake import Lake, persisted
 from meterlake.receive.landing import LandedFile, list_landed
 from meterlake.sources import FileSource
 from meterlake.tables import INGEST_BATCHES, INGEST_LOG, QUARANTINE
@@ -151,20 +152,20 @@ def load_files(
     """Validates and writes the files' rows; returns one outcome per file."""
     if not files:
         return []
-    files_df = _files_df(lake, files).persist()
-    parsed = source.parse(files_df, lake.settings)
-    staged = [df.persist() for df in parsed.staged_dfs]
-    rejections = {r["_ingest_id"]: r["rejection"] for r in parsed.verdicts_df.collect()}
-    bronze_df, quarantine_df = parsed.bronze_df, parsed.quarantine_df
-    loaded, quarantined = _rows_per_file(bronze_df, quarantine_df)
-    # An empty append would still cost a Delta commit; a batch that skips one table is resumed
-    # correctly all the same (the transaction id only guards what was written).
-    if quarantined:
-        lake.append(QUARANTINE, quarantine_df, txn=(_txn_app(source.name), batch))
-    if loaded:
-        lake.append(source.bronze, bronze_df, txn=(_txn_app(source.name), batch))
-    for df in (files_df, *staged):
-        df.unpersist()
+    with ExitStack() as cached:
+        files_df = cached.enter_context(persisted(_files_df(lake, files)))
+        parsed = source.parse(files_df, lake.settings)
+        for staged_df in parsed.staged_dfs:
+            cached.enter_context(persisted(staged_df))
+        rejections = {r["_ingest_id"]: r["rejection"] for r in parsed.verdicts_df.collect()}
+        bronze_df, quarantine_df = parsed.bronze_df, parsed.quarantine_df
+        loaded, quarantined = _rows_per_file(bronze_df, quarantine_df)
+        # An empty append would still cost a Delta commit; a batch that skips one table is
+        # resumed correctly all the same (the transaction id only guards what was written).
+        if quarantined:
+            lake.append(QUARANTINE, quarantine_df, txn=(_txn_app(source.name), batch))
+        if loaded:
+            lake.append(source.bronze, bronze_df, txn=(_txn_app(source.name), batch))
     return [
         FileOutcome(f, REJECTED, rejections[f.ingest_id]) if rejections[f.ingest_id]
         else FileOutcome(f, LOADED, None, loaded.get(f.ingest_id, 0),

@@ -6,6 +6,9 @@ changed type fails loudly instead of being evolved into the table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
@@ -34,6 +37,17 @@ def conform(df: DataFrame, contract: TableContract) -> DataFrame:
     if problems:
         raise ContractViolationError(f"{contract.qualified_name}: {'; '.join(problems)}")
     return df.select(*contract.column_names)
+
+
+@contextmanager
+def persisted(df: DataFrame) -> Iterator[DataFrame]:
+    """`df` persisted for the block and freed on the way out, also when a check fails or the
+    job dies part-way: a long-running session must not keep a failed run's rows cached."""
+    cached = df.persist()
+    try:
+        yield cached
+    finally:
+        cached.unpersist()
 
 
 def table_properties(contract: TableContract, settings: Settings) -> dict[str, str]:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from meterlake.lake import Lake
+from meterlake.lake import Lake, persisted
 from meterlake.silver import (
     SnapshotReport,
     last_progress,
@@ -106,25 +106,24 @@ def run_dropzone_snapshot(lake: Lake) -> SnapshotReport:
     since, until = last_progress(lake, SOURCE), lake.version(BRONZE_DROPZONE)
     if since == until:
         return SnapshotReport(SOURCE, until, 0, 0, 0, None, 0)
-    new_df = new_bronze_rows(lake, BRONZE_DROPZONE, since, until).persist()
-    dates = [r["stamp_date"] for r in new_df.select("stamp_date").distinct().collect()]
-    rows_read, version, inserted, updated = new_df.count(), None, 0, 0
-    before = lake.version(SILVER_DROPZONE_MEASUREMENTS)
-    if dates:
-        touched = new_df.select("time_stamp_utc").distinct()
-        payloads = lake.read(BRONZE_DROPZONE, until).filter(F.col("stamp_date").isin(dates)).join(
-            touched, on="time_stamp_utc", how="left_semi")
-        pooled = lake.settings.dropzone.statistics == "pooled"
-        _merge(lake, (pooled_statistics if pooled else latest_statistics)(payloads), dates)
-        version, inserted, updated = merge_metrics(lake.ensure(SILVER_DROPZONE_MEASUREMENTS),
-                                                   before)
-        if version is not None:
-            verify_or_restore(lake, SILVER_DROPZONE_MEASUREMENTS, version, before, dates,
-                              lake.settings.quality)
-            silver_df = lake.read(SILVER_DROPZONE_MEASUREMENTS, version)
-            lake.overwrite(GOLD_DROPZONE_DAILY, daily_rollup(silver_df),
-                           user_metadata=f'{{"silver.dropzone_measurements": {version}}}')
-    new_df.unpersist()
+    with persisted(new_bronze_rows(lake, BRONZE_DROPZONE, since, until)) as new_df:
+        dates = [r["stamp_date"] for r in new_df.select("stamp_date").distinct().collect()]
+        rows_read, version, inserted, updated = new_df.count(), None, 0, 0
+        before = lake.version(SILVER_DROPZONE_MEASUREMENTS)
+        if dates:
+            touched = new_df.select("time_stamp_utc").distinct()
+            payloads = (lake.read(BRONZE_DROPZONE, until).filter(F.col("stamp_date").isin(dates))
+                        .join(touched, on="time_stamp_utc", how="left_semi"))
+            pooled = lake.settings.dropzone.statistics == "pooled"
+            _merge(lake, (pooled_statistics if pooled else latest_statistics)(payloads), dates)
+            version, inserted, updated = merge_metrics(lake.ensure(SILVER_DROPZONE_MEASUREMENTS),
+                                                       before)
+            if version is not None:
+                verify_or_restore(lake, SILVER_DROPZONE_MEASUREMENTS, version, before, dates,
+                                  lake.settings.quality)
+                silver_df = lake.read(SILVER_DROPZONE_MEASUREMENTS, version)
+                lake.overwrite(GOLD_DROPZONE_DAILY, daily_rollup(silver_df),
+                               user_metadata=f'{{"silver.dropzone_measurements": {version}}}')
     lake.append_rows(SNAPSHOT_PROGRESS, [(SOURCE, until, version, rows_read, inserted, updated,
                                           datetime.now(UTC))])
     return SnapshotReport(SOURCE, until, rows_read, inserted, updated, version, len(dates))

@@ -108,7 +108,9 @@ def _batch_definition(asset_name: str) -> Any:
     """The whole-DataFrame batch definition of one asset (the DataFrame comes per batch)."""
     sources = _gx_context().data_sources
     if "meterlake" not in sources.all():
-        sources.add_spark("meterlake")
+        # persist=False: great-expectations would cache every batch and never free it; the
+        # caller caches the rows it checks.
+        sources.add_spark("meterlake", persist=False)
     asset = sources.get("meterlake").add_dataframe_asset(asset_name)
     return asset.add_batch_definition_whole_dataframe("whole")
 

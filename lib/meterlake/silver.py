@@ -13,6 +13,7 @@ go through the MERGE and nothing is counted twice.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -21,7 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from meterlake.config import QualitySettings
-from meterlake.lake import Lake
+from meterlake.lake import Lake, persisted
 from meterlake.quality import dq_result_rows, raise_on_failure, run_expectations
 from meterlake.sources import smrt, utility_drops
 from meterlake.tables import (
@@ -205,11 +206,8 @@ def verify_or_restore(
         scope_dates |= {r[0] for r in appended.select(date_column).distinct().collect()}
     scope = f"{date_column} in {len(scope_dates)} dates {min(scope_dates)}..{max(scope_dates)}"
     # Each expectation is a Spark job of its own: read the touched rows once.
-    touched = touched.persist()
-    try:
-        results = run_expectations(touched, contract, quality)
-    finally:
-        touched.unpersist()
+    with persisted(touched) as cached:
+        results = run_expectations(cached, contract, quality)
     lake.append_rows(DQ_RESULTS, dq_result_rows(results, contract.qualified_name, version, scope))
     if not all(r.success for r in results):
         lake.ensure(contract).restoreToVersion(previous)
@@ -253,32 +251,32 @@ def run_snapshot(lake: Lake, source: MeterSource) -> SnapshotReport:
     until = lake.version(source.bronze)
     if since == until:
         return SnapshotReport(source.name, until, 0, 0, 0, None, 0)
-    new_rows_df = new_bronze_rows(lake, source.bronze, since, until).persist()
-    dates = [r["interval_date"] for r in new_rows_df.select("interval_date").distinct().collect()]
-    rows_read = new_rows_df.count()
-    before = lake.version(SILVER_METER_READINGS)
-    silver_version, inserted, updated = None, 0, 0
-    if dates:
-        held = held_pairs(lake.read(SILVER_METER_READINGS, before), new_rows_df, dates).persist()
-        merge_dates, silver_version, inserted, updated = merge_held(
-            lake, source, new_rows_df, held, until, before)
-        # One task per date writes it: one file per date appended, not one per task and date.
-        fresh_df = (
-            new_rows_df.join(held, PAIR, "left_anti")
-            .transform(latest_by_arrival, source).transform(to_silver_rows, source)
-            .repartition("interval_date").persist()
-        )
-        appended = None
-        if not fresh_df.isEmpty():  # an empty append would still commit a version
-            lake.append(SILVER_METER_READINGS, fresh_df)
-            appended, inserted = fresh_df, inserted + fresh_df.count()  # cached by the append
-            silver_version = (before if silver_version is None else silver_version) + 1
-        if silver_version is not None:
-            verify_or_restore(lake, SILVER_METER_READINGS, silver_version, before, merge_dates,
-                              lake.settings.quality, appended)
-        fresh_df.unpersist()
-        held.unpersist()
-    new_rows_df.unpersist()
+    with ExitStack() as cached:
+        new_rows_df = cached.enter_context(
+            persisted(new_bronze_rows(lake, source.bronze, since, until)))
+        dates = [r["interval_date"]
+                 for r in new_rows_df.select("interval_date").distinct().collect()]
+        rows_read = new_rows_df.count()
+        before = lake.version(SILVER_METER_READINGS)
+        silver_version, inserted, updated = None, 0, 0
+        if dates:
+            held = cached.enter_context(persisted(
+                held_pairs(lake.read(SILVER_METER_READINGS, before), new_rows_df, dates)))
+            merge_dates, silver_version, inserted, updated = merge_held(
+                lake, source, new_rows_df, held, until, before)
+            # One task per date writes it: one file per date appended, not one per task and date.
+            fresh_df = cached.enter_context(persisted(
+                new_rows_df.join(held, PAIR, "left_anti")
+                .transform(latest_by_arrival, source).transform(to_silver_rows, source)
+                .repartition("interval_date")))
+            appended = None
+            if not fresh_df.isEmpty():  # an empty append would still commit a version
+                lake.append(SILVER_METER_READINGS, fresh_df)
+                appended, inserted = fresh_df, inserted + fresh_df.count()  # cached by the append
+                silver_version = (before if silver_version is None else silver_version) + 1
+            if silver_version is not None:
+                verify_or_restore(lake, SILVER_METER_READINGS, silver_version, before,
+                                  merge_dates, lake.settings.quality, appended)
     progress = (source.name, until, silver_version, rows_read, inserted, updated,
                 datetime.now(UTC))
     lake.append_rows(SNAPSHOT_PROGRESS, [progress])

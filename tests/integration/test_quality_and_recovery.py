@@ -33,14 +33,24 @@ METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
 RANGE_CHECK = "ExpectColumnValuesToBeBetween(column=value, min_value=0.0, max_value=500.0, unit=Wh)"
 
 
+def cached_frames(spark: SparkSession) -> list[str]:
+    """The persisted RDDs of the session (a cached DataFrame, once computed, is one), without
+    Delta's cache of each table version's log."""
+    persisted = spark.sparkContext._jsc.getPersistentRDDs().values()
+    return [str(rdd.name()) for rdd in persisted
+            if not str(rdd.name()).startswith("Delta Table State")]
+
+
 def test_failing_expectation_stops_publication_and_names_the_rule(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     strict = lake_at(spark, tmp_path / "lake", max_value_per_unit={"Wh": 500.0})
     ingest_paths(strict, UTILITY_DROP_FILES, [INPUT_0])
+    cached_before = cached_frames(spark)
     with pytest.raises(ExpectationFailedError, match=r"ExpectColumnValuesToBeBetween\(column="
                        r"value, min_value=0\.0, max_value=500\.0, unit=Wh\) failed"):
         run_snapshot(strict, UTILITY_DROPS)
+    assert cached_frames(spark) == cached_before  # the failed run freed what it cached
     assert strict.read(SILVER_METER_READINGS).isEmpty()
     assert strict.read(SNAPSHOT_PROGRESS).isEmpty()
     over = sum(1 for row in csv_rows(INPUT_0) if row[2] > 500.0)

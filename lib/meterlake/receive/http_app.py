@@ -143,6 +143,7 @@ def create_app(settings: HttpSettings | None = None) -> FastAPI:
     """The app: ingest and read routes, the API keys and the lake of `settings` (by default
     from the environment)."""
     from meterlake.serve.api import read_router
+    from meterlake.serve.delta_reads import LatestTables
 
     settings = settings or http_settings_from_env()
     # FastAPIOffline serves Swagger UI and ReDoc from files in its package instead of a CDN:
@@ -151,7 +152,7 @@ def create_app(settings: HttpSettings | None = None) -> FastAPI:
                          description=http_docs.API_DESCRIPTION)
     app.state.http = settings
     app.state.api_keys = settings.api_keys
-    app.state.lake_root = settings.lake_root
+    app.state.tables = LatestTables(settings.lake_root)
     app.add_exception_handler(RequestValidationError, validation_message)
     app.include_router(ingest_router())
     app.include_router(read_router())

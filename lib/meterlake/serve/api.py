@@ -52,13 +52,14 @@ def _with_404(example: str) -> dict[int | str, dict[str, Any]]:
     return {**_ERRORS, 404: error("nothing to read yet", example)}
 
 
-def _lake_root(request: Request) -> str:
-    return str(request.app.state.lake_root)
+def _tables(request: Request) -> reads.LatestTables:
+    tables: reads.LatestTables = request.app.state.tables
+    return tables
 
 
-def _table(request: Request, ref: reads.TableRef) -> Any:
+def _table(request: Request, ref: reads.TableRef) -> reads.TableVersion:
     try:
-        return reads.open_table(_lake_root(request), ref)
+        return _tables(request).latest(ref)
     except reads.MissingTableError as missing:
         raise HTTPException(404, str(missing)) from None
 
@@ -187,10 +188,10 @@ def dropzone_stats(
 def settlements(request: Request, limit: Limit = 1000) -> Settlements:
     """Settlement runs (gold.settlement_summary), once there are any."""
     try:
-        table = reads.open_table(_lake_root(request), reads.GOLD_SETTLEMENT_SUMMARY)
+        summary = _tables(request).latest(reads.GOLD_SETTLEMENT_SUMMARY)
     except reads.MissingTableError:
         raise HTTPException(404, "no settlement runs yet") from None
-    return Settlements(table_version=table.version(), rows=reads.first_rows(table, limit))
+    return Settlements(table_version=summary.version, rows=reads.first_rows(summary, limit))
 
 
 def read_router() -> APIRouter:

@@ -2,14 +2,17 @@
 
 Tables live at `<lake>/<layer>/<name>` (`meterlake.tables.TableContract.path`); their contracts
 import pyspark, so the few names read here are repeated below and a test checks them against
-the contracts. Filters are pushed down: a predicate on the partition column and on
-min/max statistics selects the files (`file_pruning_predicate`), then an Arrow expression keeps
-the exact rows of those files.
+the contracts. A server keeps its tables open (`LatestTables`): a request reads only the commits
+made since the last one, and a table's files are listed as an Arrow dataset once per version.
+Each file of that dataset carries its partition value and min/max statistics as a guarantee, so
+a filter skips the files it cannot match without opening them, then keeps the exact rows of the
+others.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -60,23 +63,69 @@ def open_table(lake_root: str, ref: TableRef) -> DeltaTable:
         ) from None
 
 
-def dataset(table: DeltaTable, pruning: list[tuple[str, str, Any]] | None = None) -> pads.Dataset:
-    """The table's files (those `pruning` may match) as an Arrow dataset, read through
-    pyarrow's own filesystem: delta-rs's Python filesystem handler can abort the interpreter at
-    exit (seen with deltalake 1.6.6), which would kill a server worker's clean shutdown."""
+def dataset(table: DeltaTable) -> pads.Dataset:
+    """The table's files as an Arrow dataset, read through pyarrow's own filesystem: delta-rs's
+    Python filesystem handler can abort the interpreter at exit (seen with deltalake 1.6.6),
+    which would kill a server worker's clean shutdown."""
     raw, root = pafs.FileSystem.from_uri(table.table_uri)
-    return table.to_pyarrow_dataset(
-        file_pruning_predicate=pruning or None, filesystem=pafs.SubTreeFileSystem(root, raw)
-    )
+    return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, raw))
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    """One version of a table and its files as an Arrow dataset. Never changes once built:
+    worker threads may keep reading it while a newer version is opened."""
+
+    table: DeltaTable
+    files: pads.Dataset
+
+    @property
+    def version(self) -> int:
+        return int(self.table.version())
+
+
+def table_version(table: DeltaTable) -> TableVersion:
+    return TableVersion(table, dataset(table))
+
+
+class LatestTables:
+    """The tables of one lake, kept open for a server's lifetime. `latest` answers each call
+    with the table's newest version: it reads only the commits made since the previous call
+    (one log listing when there are none) instead of the whole log, and lists the files again
+    only when the version moved. Thread-safe: the server's worker threads share it."""
+
+    def __init__(self, lake_root: str) -> None:
+        self.lake_root = lake_root
+        self._lock = threading.Lock()
+        # Per table: a handle that only follows the log (mutated under the lock), and the
+        # version handed out (never mutated, so a reader never sees it move under its feet).
+        self._followers: dict[TableRef, DeltaTable] = {}
+        self._served: dict[TableRef, TableVersion] = {}
+
+    def latest(self, ref: TableRef) -> TableVersion:
+        """The newest version of `ref`; MissingTableError while it does not exist."""
+        with self._lock:
+            follower = self._followers.get(ref)
+            if follower is None:
+                follower = open_table(self.lake_root, ref)
+                self._followers[ref] = follower
+            else:
+                follower.update_incremental()
+            served = self._served.get(ref)
+            if served is None or served.version != follower.version():
+                served = table_version(
+                    DeltaTable(ref.path(self.lake_root), version=follower.version()))
+                self._served[ref] = served
+            return served
 
 
 def _utc(instant: datetime) -> pa.Scalar:
     return pa.scalar(instant.astimezone(UTC), type=_MICROS)
 
 
-def meter_counts(table: DeltaTable) -> tuple[int, list[dict[str, Any]]]:
+def meter_counts(silver: TableVersion) -> tuple[int, list[dict[str, Any]]]:
     """(distinct meters, one dict per source and commodity with its meters and readings)."""
-    query = QueryBuilder().register("readings", table)
+    query = QueryBuilder().register("readings", silver.table)
     per_source = pa.table(query.execute(
         "SELECT source, commodity, COUNT(DISTINCT meter_id) AS meters, COUNT(*) AS readings "
         "FROM readings GROUP BY source, commodity ORDER BY source, commodity"
@@ -87,32 +136,29 @@ def meter_counts(table: DeltaTable) -> tuple[int, list[dict[str, Any]]]:
     return int(total.column("meters")[0].as_py()), per_source.to_pylist()
 
 
-def readings_pruning(
+def readings_filter(
     meter_id: str, start: datetime | None, end: datetime | None
-) -> list[tuple[str, str, Any]]:
-    """Which files may hold one meter's readings in [start, end): the UTC date partitions of
-    the range (the same derivation as `tables.interval_date_of`) and `meter_id`'s statistics."""
-    pruning: list[tuple[str, str, Any]] = [("meter_id", "=", meter_id)]
+) -> pc.Expression:
+    """One meter's rows with `start <= interval_start < end`. The bounds on the UTC date
+    partitions (the same derivation as `tables.interval_date_of`) and the meter id select the
+    files without opening them; the bounds on `interval_start` then keep the exact rows."""
+    rows = pc.field("meter_id") == meter_id
     if start is not None:
-        pruning.append(("interval_date", ">=", start.astimezone(UTC).date()))
+        rows &= pc.field("interval_date") >= start.astimezone(UTC).date()
+        rows &= pc.field("interval_start") >= _utc(start)
     if end is not None:
-        pruning.append(("interval_date", "<=", end.astimezone(UTC).date()))
-    return pruning
+        rows &= pc.field("interval_date") <= end.astimezone(UTC).date()
+        rows &= pc.field("interval_start") < _utc(end)
+    return rows
 
 
 def meter_readings(
-    table: DeltaTable, meter_id: str, start: datetime | None, end: datetime | None
+    silver: TableVersion, meter_id: str, start: datetime | None, end: datetime | None
 ) -> pa.Table:
     """One meter's readings with `start <= interval_start < end` (either bound open), oldest
     first: columns interval_start, value, unit, interval_minutes."""
-    rows = pc.field("meter_id") == meter_id
-    if start is not None:
-        rows &= pc.field("interval_start") >= _utc(start)
-    if end is not None:
-        rows &= pc.field("interval_start") < _utc(end)
-    found = dataset(table, readings_pruning(meter_id, start, end)).to_table(
-        columns=["interval_start", "value", "unit", "interval_minutes"], filter=rows
-    )
+    found = silver.files.to_table(columns=["interval_start", "value", "unit", "interval_minutes"],
+                                  filter=readings_filter(meter_id, start, end))
     return found.sort_by("interval_start")
 
 
@@ -140,7 +186,7 @@ def downsample(readings: pa.Table, start: datetime, bucket_us: int) -> pa.Table:
 
 
 def received_files(
-    table: DeltaTable, source: str | None, since: datetime | None, limit: int
+    log: TableVersion, source: str | None, since: datetime | None, limit: int
 ) -> list[dict[str, Any]]:
     """Up to `limit` files of the ingest log in arrival order, from `since` (inclusive)."""
     rows = pc.scalar(True)
@@ -148,42 +194,39 @@ def received_files(
         rows &= pc.field("source") == source
     if since is not None:
         rows &= pc.field("received_at") >= _utc(since)
-    log = dataset(table).to_table(filter=rows).sort_by(
+    found = log.files.to_table(filter=rows).sort_by(
         [("received_at", "ascending"), ("ingest_id", "ascending")]
     )
-    return log.slice(0, limit).to_pylist()
-
-
-def last_file(table: DeltaTable, source: str | None) -> dict[str, Any] | None:
-    """The file received last (ties by ingest id), or None."""
-    rows = pc.scalar(True) if source is None else pc.field("source") == source
-    log = dataset(table).to_table(filter=rows).sort_by(
-        [("received_at", "descending"), ("ingest_id", "descending")]
-    )
-    return log.slice(0, 1).to_pylist()[0] if log.num_rows else None
-
-
-def dropzone_stats(
-    table: DeltaTable, start: datetime | None, end: datetime | None, limit: int
-) -> list[dict[str, Any]]:
-    """Up to `limit` rows of silver.dropzone_measurements with start <= time_stamp_utc < end,
-    in time order; the range also prunes files by their statistics."""
-    rows = pc.scalar(True)
-    pruning: list[tuple[str, str, Any]] = []
-    if start is not None:
-        rows &= pc.field("time_stamp_utc") >= _utc(start)
-        pruning.append(("time_stamp_utc", ">=", start.astimezone(UTC)))
-    if end is not None:
-        rows &= pc.field("time_stamp_utc") < _utc(end)
-        pruning.append(("time_stamp_utc", "<", end.astimezone(UTC)))
-    found = dataset(table, pruning).to_table(filter=rows).sort_by("time_stamp_utc")
     return found.slice(0, limit).to_pylist()
 
 
-def first_rows(table: DeltaTable, limit: int) -> list[dict[str, Any]]:
+def last_file(log: TableVersion, source: str | None) -> dict[str, Any] | None:
+    """The file received last (ties by ingest id), or None."""
+    rows = pc.scalar(True) if source is None else pc.field("source") == source
+    found = log.files.to_table(filter=rows).sort_by(
+        [("received_at", "descending"), ("ingest_id", "descending")]
+    )
+    return found.slice(0, 1).to_pylist()[0] if found.num_rows else None
+
+
+def dropzone_stats(
+    measurements: TableVersion, start: datetime | None, end: datetime | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` rows of silver.dropzone_measurements with start <= time_stamp_utc < end,
+    in time order; the range also skips files by their statistics."""
+    rows = pc.scalar(True)
+    if start is not None:
+        rows &= pc.field("time_stamp_utc") >= _utc(start)
+    if end is not None:
+        rows &= pc.field("time_stamp_utc") < _utc(end)
+    found = measurements.files.to_table(filter=rows).sort_by("time_stamp_utc")
+    return found.slice(0, limit).to_pylist()
+
+
+def first_rows(any_table: TableVersion, limit: int) -> list[dict[str, Any]]:
     """Up to `limit` rows of any table, as JSON-ready dicts."""
     return [{k: jsonable(v) for k, v in row.items()}
-            for row in dataset(table).head(limit).to_pylist()]
+            for row in any_table.files.head(limit).to_pylist()]
 
 
 def jsonable(value: Any) -> Any:
