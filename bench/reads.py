@@ -66,7 +66,7 @@ def _time_reads(ctx: BenchContext, lake_root: str, meter: str, start: datetime,
     tables = reads.LatestTables(lake_root)
     tables.latest(reads.SILVER_METER_READINGS)
     found = [0]
-    runs = max(ctx.runs, 5)  # milliseconds: a few more runs cost nothing
+    runs = max(ctx.runs, 11)  # milliseconds, and noisy: more runs cost little
     reader = measure(runs, ctx.probe, _release_arrow_memory, one_meter)
     scan = measure(runs, ctx.probe, _release_arrow_memory, full_scan)
     return reader, scan, found[0]
