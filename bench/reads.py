@@ -47,10 +47,13 @@ def _row_groups(silver: reads.TableVersion, rows: pc.Expression | None) -> tuple
     return len(opened), groups
 
 
-def _release_arrow_memory(_: int | None = None) -> None:
+def _release_arrow_memory(run: int = 0) -> None:
     """Arrow's allocator keeps the pages of freed tables (a full scan's gigabytes): handed back
-    before each measured call, its peak RSS is its own, not the previous scan's."""
-    pa.default_memory_pool().release_unused()
+    before a series of measured calls, their peak RSS is their own, not the previous series'.
+    Only before the first run: handing pages back before every run made every scan fault its
+    gigabyte in again, a cost a serving process does not pay."""
+    if run == 0:
+        pa.default_memory_pool().release_unused()
 
 
 def _time_reads(ctx: BenchContext, lake_root: str, meter: str, start: datetime,
