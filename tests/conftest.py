@@ -19,16 +19,20 @@ LEAP = FIXTURES / "leap"
 
 
 def test_settings(lake_root: Path) -> Settings:
-    """Local settings for a lake under `lake_root`: two cores, few partitions, no UI, 2 GB."""
+    """Local settings for a lake under `lake_root`: two cores, few partitions, no UI, 4 GB."""
     root = str(lake_root)
     return Settings(
         lake_root=root,
         landing_root=f"{root}/landing",
-        # One JVM serves the whole session and keeps every lake's Delta log state: 1 GB (Spark's
-        # default) ran out building a broadcast late in a full run.
+        # One JVM serves the whole session of ~350 tests and hundreds of lakes, keeping each
+        # lake's Delta log state and each query's plan for the status store. Settlement, which
+        # runs late, failed building a broadcast ("Not enough memory to build and broadcast")
+        # in full runs with 1 GB and then with 2 GB, never alone: 4 GB, and the status store
+        # keeps the last 100 queries instead of 1000.
         spark=SparkSettings(master="local[2]", shuffle_partitions=2,
                             delta_snapshot_partitions=1, ui_enabled=False,
-                            conf={"spark.driver.memory": "2g"}),
+                            conf={"spark.driver.memory": "4g",
+                                  "spark.sql.ui.retainedExecutions": "100"}),
     )
 
 
