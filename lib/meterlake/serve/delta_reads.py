@@ -84,10 +84,6 @@ class TableVersion:
         return int(self.table.version())
 
 
-def table_version(table: DeltaTable) -> TableVersion:
-    return TableVersion(table, dataset(table))
-
-
 class LatestTables:
     """The tables of one lake, kept open for a server's lifetime. `latest` answers each call
     with the table's newest version: it reads only the commits made since the previous call
@@ -113,8 +109,8 @@ class LatestTables:
                 follower.update_incremental()
             served = self._served.get(ref)
             if served is None or served.version != follower.version():
-                served = table_version(
-                    DeltaTable(ref.path(self.lake_root), version=follower.version()))
+                table = DeltaTable(ref.path(self.lake_root), version=follower.version())
+                served = TableVersion(table, dataset(table))
                 self._served[ref] = served
             return served
 
