@@ -127,8 +127,9 @@ def settlement_frames(
     assigned = readings.join(F.broadcast(members.select("meter_id").distinct()), "meter_id",
                              "left_semi")
     # Cached, though re-reading silver measured faster at the full bench suite's 5M readings
-    # (calculation 11.0 s against 13.7 s): uncached, a full test session twice failed with
-    # "Not enough memory to build and broadcast the table" in this computation.
+    # (calculation 11.0 s against 13.7 s). It was uncached when full test sessions failed with
+    # "Not enough memory to build and broadcast the table" here, but a later one failed the
+    # same way cached: the shared test JVM's heap, not this frame. Uncached is to be retried.
     by_local_time = local_readings(with_kwh(assigned), members, book).persist(
         StorageLevel.MEMORY_AND_DISK)
     check_settleable(by_local_time)
