@@ -22,7 +22,7 @@ $(INSTALLED): setup.cfg pyproject.toml
 setup: $(INSTALLED) jars ## Create .venv, install pinned packages, fetch the Delta jars
 
 jars: $(INSTALLED)
-	$(BIN)/python -m meterlake.jars fetch
+	$(BIN)/python -m meterlake.core.jars fetch
 
 run: setup ## The main job on the local lake: generate drops, ingest, snapshot, grid, settle
 	rm -rf $(SAMPLE)
@@ -37,9 +37,10 @@ test: setup ## Every test: unit, integration and the slow end-to-end suites
 test-fast: setup ## Unit and integration tests, without the slow end-to-end suites
 	$(BIN)/pytest tests -m "not slow"
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff, mypy and the import-linter layer contracts
 	$(BIN)/ruff check lib jobs tests bench
 	$(BIN)/mypy lib bench
+	$(BIN)/lint-imports
 
 bench: setup ## Benchmarks, quick suite (a few minutes): bench/RESULTS.md, then bench/HTTP_RESULTS.md
 	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }

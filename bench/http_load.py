@@ -22,19 +22,16 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from meterlake.receive.landing import list_landed
+from meterlake.serve.local_process import serve_locally
 
 REPO = Path(__file__).resolve().parents[1]
 PAYLOAD = REPO.parent / "shared" / "fixtures" / "dropzone" / "file.json"
@@ -97,44 +94,15 @@ class LoadResult:
         return self.requests / self.seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def serving(lake: Path, workers: int) -> Iterator[str]:
-    """`meterlake serve` on a free loopback port until the block ends (SIGTERM, then kill)."""
+    """`meterlake serve` of `lake` on a free loopback port until the block ends; yields its URL."""
     conf = lake.parent / "bench.yaml"
     conf.write_text(f"lake_root: {lake}\n", encoding="utf-8")
-    port = _free_port()
     env = {**os.environ, "METERLAKE_API_KEYS": f"{KEY}:ingest"}
-    log = (lake.parent / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "meterlake.serve.cli", "serve", "--conf", str(conf),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--no-access-log"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"server did not start; see {lake.parent / 'server.log'}")
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    with serve_locally(conf, lake.parent / "server.log", env=env, cwd=REPO,
+                       extra_args=("--workers", str(workers), "--no-access-log")) as server:
+        yield server.url
 
 
 def run_wrk(url: str, work: Path, seconds: int, connections: int, threads: int) -> dict:

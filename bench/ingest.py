@@ -13,10 +13,10 @@ from pyspark.sql import DataFrame
 from bench.lakes import BenchContext
 from bench.results import Figure, MemoryRow, Section
 from bench.timing import measure
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from meterlake.tables import interval_date_of
+from meterlake.core.contracts import interval_date_of
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import ingest_paths
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
 
 CSV_SCHEMA = "idx STRING, meter_id STRING, interval_date_time TIMESTAMP, energy_wh DOUBLE"
 TARGET_SHARE_OF_BARE = 0.75

@@ -15,12 +15,13 @@ from pyspark.sql import SparkSession
 
 from bench.scales import DROPS_PER_DAY, Scale
 from bench.timing import MemoryProbe
-from meterlake.config import Settings, SparkSettings
-from meterlake.generate import UtilityDropPlan, write_utility_drops
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.silver import UTILITY_DROPS, run_snapshot
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
+from meterlake.core.config import Settings, SparkSettings
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import ingest_paths
+from meterlake.engine.snapshot import run_snapshot
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.generate import UtilityDropPlan, write_utility_drops
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
 
 # The JVM's heap ceiling in local mode (driver and executors in one process).
 DRIVER_MEMORY = "4g"
@@ -74,7 +75,7 @@ class BenchContext:
             for first in range(history.start, history.stop, BASE_CHUNK_DAYS):
                 chunk = range(first, min(first + BASE_CHUNK_DAYS, history.stop))
                 ingest_paths(lake, UTILITY_DROP_FILES, self.days(chunk))
-                run_snapshot(lake, UTILITY_DROPS)
+                run_snapshot(lake, utility_drops_source.SNAPSHOT)
             self._bases[size] = root
         return self._bases[size]
 

@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 from bench.lakes import BenchContext
 from bench.results import Figure, MemoryRow, Section
 from bench.timing import Timing, measure
-from meterlake.generate import UtilityDropPlan
 from meterlake.maintenance import run_optimize
 from meterlake.serve import delta_reads as reads
+from meterlake.sources.utility_drops.generate import UtilityDropPlan
 
 TARGET_SPEEDUP = 50.0
 MONTH = timedelta(days=30)

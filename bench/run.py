@@ -33,7 +33,7 @@ from bench.scales import SUITES
 from bench.settlement import measure_settlement
 from bench.snapshot import measure_snapshot
 from bench.timing import MemoryProbe
-from meterlake.spark import build_session
+from meterlake.core.spark import build_session
 
 # In this order: reads uses the largest lake the snapshot measurement leaves behind.
 MEASUREMENTS: dict[str, Callable[[BenchContext], Section]] = {

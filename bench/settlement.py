@@ -18,12 +18,12 @@ from pyspark.sql import functions as F
 from bench.lakes import BenchContext
 from bench.results import Figure, MemoryRow, Section
 from bench.timing import measure
-from meterlake.lake import Lake
-from meterlake.settlement.book import SettlementBook, book_from_mapping
-from meterlake.settlement.inputs import pin_inputs, reading_dates, readings_at
-from meterlake.settlement.report import settlement_frames
-from meterlake.settlement.run import settle
-from meterlake.tables import SILVER_METER_READINGS
+from meterlake.core.lake import Lake
+from meterlake.gold.settlement.book import SettlementBook, book_from_mapping
+from meterlake.gold.settlement.inputs import pin_inputs, reading_dates, readings_at
+from meterlake.gold.settlement.report import settlement_frames
+from meterlake.gold.settlement.run import settle
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
 
 TARGET_RATIO = 3.0
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]

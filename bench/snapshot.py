@@ -18,9 +18,11 @@ from pyspark.sql import functions as F
 from bench.lakes import BenchContext, bench_settings
 from bench.results import Figure, MemoryRow, Section
 from bench.timing import Timing, measure
-from meterlake.lake import Lake
-from meterlake.silver import KEYS, UTILITY_DROPS, run_snapshot, to_silver_rows
-from meterlake.tables import BRONZE_UTILITY_DROPS, SILVER_METER_READINGS
+from meterlake.core.lake import Lake
+from meterlake.engine.snapshot import run_snapshot
+from meterlake.silver.meter_readings import KEYS, SILVER_METER_READINGS, to_silver_rows
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
 
 TARGET_GROWTH_AT_10X = 1.5
 TARGET_SPEEDUP_OVER_REBUILD = 10.0
@@ -41,7 +43,7 @@ def rebuilt_silver(bronze_df: DataFrame) -> DataFrame:
         bronze_df.withColumn("arrival_rank", F.row_number().over(newest_first))
         .withColumn("version_count", F.count(F.lit(1)).over(every_version))
         .filter(F.col("arrival_rank") == 1)
-        .transform(to_silver_rows, UTILITY_DROPS)
+        .transform(to_silver_rows, utility_drops_source.READINGS)
     )
 
 
@@ -74,7 +76,8 @@ def _snapshot_at(ctx: BenchContext, size: int, section: Section) -> Timing:
     def prepared(run: int) -> Lake:
         return ctx.with_update_landed(size, ctx.snapshot_name(size, run))
 
-    timing = measure(ctx.runs, ctx.probe, prepared, lambda lake: run_snapshot(lake, UTILITY_DROPS))
+    timing = measure(ctx.runs, ctx.probe, prepared,
+                     lambda lake: run_snapshot(lake, utility_drops_source.SNAPSHOT))
     base = Lake(ctx.spark, bench_settings(ctx.base(size)))
     rows, files, dates, size_bytes = silver_shape(base)
     metrics = update_commits(ctx.snapshotted(size), base)

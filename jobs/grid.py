@@ -1,27 +1,16 @@
-"""spark-submit entry point: rebuild gold.meter_intervals_15min from silver.
+"""spark-submit entry point: rebuild gold.meter_intervals_15min from silver (skipped
+when silver is unchanged).
 
-    spark-submit --jars "$(python -m meterlake.jars paths)" --py-files dist/meterlake.zip \
-        jobs/grid.py --conf conf/local.yaml [--lake DIR]
+    spark-submit --jars "$(python -m meterlake.core.jars paths)" --py-files dist/meterlake.zip \
+        jobs/grid.py [--conf FILE] [--lake DIR]
+
+The same arguments, validation and exit codes as `meterlake grid` (0 done, 1 nothing found,
+2 bad input or configuration, 3 a failed expectation): it is that command.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from meterlake.gold.intervals import run_grid
-from meterlake.jobs_common import lake_from_args
-from meterlake.pipeline import describe_grid
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--conf")
-    parser.add_argument("--lake")
-    args = parser.parse_args()
-    print(describe_grid(run_grid(lake_from_args(args, "grid"))))
-    return 0
-
+from meterlake.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["grid", *sys.argv[1:]]))

@@ -1,26 +1,15 @@
-"""spark-submit entry point: merge what is new in bronze into silver.meter_readings.
+"""spark-submit entry point: merge what is new in every bronze source into silver.
 
-    spark-submit --jars "$(python -m meterlake.jars paths)" --py-files dist/meterlake.zip \
-        jobs/snapshot.py --conf conf/local.yaml [--lake DIR]
+    spark-submit --jars "$(python -m meterlake.core.jars paths)" --py-files dist/meterlake.zip \
+        jobs/snapshot.py [--conf FILE] [--lake DIR]
+
+The same arguments, validation and exit codes as `meterlake snapshot` (0 done, 1 nothing found,
+2 bad input or configuration, 3 a failed expectation): it is that command.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
 
-from meterlake.jobs_common import lake_from_args
-from meterlake.pipeline import describe_snapshots, run_snapshots
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--conf")
-    parser.add_argument("--lake")
-    args = parser.parse_args()
-    print(describe_snapshots(run_snapshots(lake_from_args(args, "snapshot"))))
-    return 0
-
+from meterlake.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["snapshot", *sys.argv[1:]]))

@@ -19,13 +19,11 @@ from dataclasses import dataclass
 
 from pyspark.sql import functions as F
 
-from meterlake.lake import Lake, conform
-from meterlake.silver import METER_SOURCES
-from meterlake.tables import (
-    GOLD_METER_INTERVALS_15MIN,
-    SILVER_METER_READINGS,
-    TableContract,
-)
+from meterlake.core.contracts import TableContract
+from meterlake.core.lake import Lake, conform
+from meterlake.gold.meter_intervals import GOLD_METER_INTERVALS_15MIN
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.registry import METER_SOURCES
 
 
 @dataclass(frozen=True)
@@ -81,10 +79,10 @@ def _optimize(lake: Lake, contract: TableContract, since_date: str | None) -> Op
     if since_date is not None:
         builder = builder.where(f"interval_date >= '{since_date}'")
     if contract.cluster_by:
-        result = builder.executeZOrderBy(*contract.cluster_by)
+        result_df = builder.executeZOrderBy(*contract.cluster_by)
     else:
-        result = builder.executeCompaction()
-    metrics = result.first()["metrics"]  # type: ignore[index]
+        result_df = builder.executeCompaction()
+    metrics = result_df.first()["metrics"]  # type: ignore[index]
     return OptimizeReport(contract.qualified_name, int(metrics["numFilesAdded"]),
                           int(metrics["numFilesRemoved"]), vacuumed=False)
 

@@ -13,14 +13,13 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from meterlake.jars import jar_paths
-from meterlake.tables import SILVER_METER_READINGS
-from tests.conftest import LEAP, REPO
-from tests.integration.fixture_data import SMRT, csv_rows, smrt_latest
+from meterlake.core.jars import jar_paths
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from tests.helpers.fixture_data import SMRT, csv_rows, smrt_latest
+from tests.helpers.paths import BIN, LEAP, REPO
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
 
 
@@ -59,10 +58,13 @@ def test_cli_refuses_a_timestamp_without_offset(tmp_path: Path) -> None:
 
 
 def _package(tmp_path: Path) -> Path:
+    """What `make package` zips for --py-files: the package with its data (the embedded
+    local.yaml is read from inside the archive)."""
     archive = tmp_path / "meterlake.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
-        for path in (REPO / "lib" / "meterlake").rglob("*.py"):
-            zipped.write(path, path.relative_to(REPO / "lib"))
+        for path in (REPO / "lib" / "meterlake").rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zipped.write(path, path.relative_to(REPO / "lib"))
     return archive
 
 

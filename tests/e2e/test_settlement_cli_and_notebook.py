@@ -15,16 +15,17 @@ import yaml
 from nbclient import NotebookClient
 from pyspark.sql import SparkSession
 
-from meterlake.pipeline import ingest_paths
-from meterlake.silver import UTILITY_DROPS, run_snapshot
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from tests.conftest import REPO, lake_at
-from tests.integration.fixture_data import write_drop
-from tests.integration.settlement_case import BOOK, MONTH, march_drop
+from meterlake.engine.ingest import ingest_paths
+from meterlake.engine.snapshot import run_snapshot
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
+from tests.helpers.fixture_data import write_drop
+from tests.helpers.lakes import lake_at
+from tests.helpers.paths import BIN, REPO
+from tests.helpers.settlement_case import BOOK, MONTH, march_drop
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 
 
 def _run(*command: str | Path, env: dict[str, str] | None = None
@@ -48,7 +49,7 @@ def cli_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> d
     root = tmp_path_factory.mktemp("settle-cli")
     lake = lake_at(spark, root / "lake")
     ingest_paths(lake, UTILITY_DROP_FILES, [march_drop(root / "drop_20240401T0000Z.csv")])
-    run_snapshot(lake, UTILITY_DROPS)
+    run_snapshot(lake, utility_drops_source.SNAPSHOT)
     book = root / "settlement.yaml"
     book.write_text(yaml.safe_dump(BOOK), encoding="utf-8")
     first = _run(BIN / "meterlake", "settle", "--month", MONTH, "--book", book,
@@ -57,7 +58,7 @@ def cli_lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> d
     correction = write_drop(root / "drop_20240402T0000Z.csv",
                             [("M1", "2024-03-05T11:00:00.000Z", "1050.0")])
     ingest_paths(lake, UTILITY_DROP_FILES, [correction])
-    run_snapshot(lake, UTILITY_DROPS)
+    run_snapshot(lake, utility_drops_source.SNAPSHOT)
     second = _run(BIN / "meterlake", "settle", "--month", MONTH, "--partner", "north",
                   "--book", book, "--lake", lake.settings.lake_root)
     assert second.returncode == 0, second.stderr

@@ -9,13 +9,14 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from meterlake.bronze import IngestReport
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from meterlake.tables import BRONZE_UTILITY_DROPS, INGEST_LOG, QUARANTINE
-from tests.conftest import FIXTURES, lake_at
-from tests.integration.fixture_data import utc
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import INGEST_LOG, IngestReport, ingest_paths
+from meterlake.quality.quarantine import QUARANTINE
+from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
+from tests.helpers.fixture_data import utc
+from tests.helpers.lakes import lake_at
+from tests.helpers.paths import FIXTURES
 
 M = "m-1"
 ROWS_CSV = f""",meter_id,interval_date_time,energy_wh

@@ -12,20 +12,20 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from meterlake.bronze import ingest_pending
-from meterlake.config import DropzoneSettings
-from meterlake.lake import Lake
-from meterlake.measurements import run_dropzone_snapshot
+from meterlake.core.config import DropzoneSettings
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import ingest_pending
+from meterlake.engine.streaming import ingest_stream
+from meterlake.gold.dropzone_daily import GOLD_DROPZONE_DAILY
+from meterlake.lake_jobs import snapshot_source
+from meterlake.quality.quarantine import QUARANTINE
 from meterlake.receive.landing import land_file
-from meterlake.sources.dropzone import DROPZONE_FILES
-from meterlake.streaming import ingest_stream
-from meterlake.tables import (
-    BRONZE_DROPZONE,
-    GOLD_DROPZONE_DAILY,
-    QUARANTINE,
-    SILVER_DROPZONE_MEASUREMENTS,
-)
-from tests.conftest import FIXTURES, lake_at
+from meterlake.silver.dropzone_measurements import SILVER_DROPZONE_MEASUREMENTS
+from meterlake.sources.dropzone import source as dropzone_source
+from meterlake.sources.dropzone.contract import BRONZE_DROPZONE
+from meterlake.sources.dropzone.parse import DROPZONE_FILES
+from tests.helpers.lakes import lake_at
+from tests.helpers.paths import FIXTURES
 
 DROPZONE = FIXTURES / "dropzone"
 ORDER = ["file.json", "ArrayOfObjects.json", *(f"file_{n}.json" for n in range(10))]
@@ -45,7 +45,7 @@ def _load(lake: Lake, names: list[str], directory: Path = DROPZONE) -> None:
     for name in names:
         land_file(lake.settings.landing_root, "dropzone", directory / name)
     ingest_pending(lake, DROPZONE_FILES)
-    run_dropzone_snapshot(lake)
+    snapshot_source(lake, dropzone_source.SOURCE)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def test_bad_payloads_are_quarantined_and_bad_bodies_rejected(
         ("nan.json", 1, "data: not a number at position 2"),
         ("nan.json", 2, "data: NaN or infinite value"),
     ]
-    run_dropzone_snapshot(lake)
+    snapshot_source(lake, dropzone_source.SOURCE)
     [only] = lake.read(SILVER_DROPZONE_MEASUREMENTS).collect()
     assert (only["time_stamp_utc"], only["mean"]) == (datetime(2019, 5, 1, 10), 1.5)
     assert only["std"] == pytest.approx(statistics.stdev([1.0, 2.0]))

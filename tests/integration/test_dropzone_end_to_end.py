@@ -10,11 +10,13 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from meterlake.bronze import ingest_pending
-from meterlake.measurements import run_dropzone_snapshot
-from meterlake.sources.dropzone import DROPZONE_FILES
-from tests.conftest import FIXTURES, lake_at
-from tests.integration.http_server import ALL_KEY, running_server
+from meterlake.engine.ingest import ingest_pending
+from meterlake.lake_jobs import snapshot_source
+from meterlake.sources.dropzone import source as dropzone_source
+from meterlake.sources.dropzone.parse import DROPZONE_FILES
+from tests.helpers.http_server import ALL_KEY, running_server
+from tests.helpers.lakes import lake_at
+from tests.helpers.paths import FIXTURES
 
 DROPZONE = FIXTURES / "dropzone"
 
@@ -33,7 +35,7 @@ def test_posted_payloads_come_back_as_statistics(spark: SparkSession, tmp_path: 
         lake = lake_at(spark, lake_root)
         report = ingest_pending(lake, DROPZONE_FILES)
         assert [(f.outcome, f.rows_loaded) for f in report.files] == [("loaded", 1)] * 3
-        run_dropzone_snapshot(lake)
+        snapshot_source(lake, dropzone_source.SOURCE)
 
         stats = client.get("/v1/dropzone/stats", params={
             "start": "2019-05-01T00:00:00Z", "end": "2019-05-31T00:00:00Z"}).json()["stats"]

@@ -22,8 +22,7 @@ import pytest
 
 from meterlake.receive.idempotency import IdempotencyRecord, claim, record_path
 from meterlake.receive.landing import LandedFile, list_landed, reserve_slot
-from tests.conftest import FIXTURES
-from tests.integration.http_server import (
+from tests.helpers.http_server import (
     ALL_KEY,
     INGEST_KEY,
     OTHER_INGEST_KEY,
@@ -31,6 +30,7 @@ from tests.integration.http_server import (
     Server,
     running_server,
 )
+from tests.helpers.paths import FIXTURES
 
 DROPZONE = FIXTURES / "dropzone"
 FILE_JSON = (DROPZONE / "file.json").read_bytes()
@@ -400,7 +400,7 @@ def test_serve_refuses_to_start_without_api_keys(tmp_path: Path) -> None:
     conf.write_text(f"lake_root: {tmp_path / 'lake'}\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "METERLAKE_API_KEYS"}
     result = subprocess.run(
-        [sys.executable, "-m", "meterlake.serve.cli", "serve", "--conf", str(conf)],
+        [sys.executable, "-m", "meterlake.cli", "serve", "--conf", str(conf)],
         capture_output=True, text=True, env=env, timeout=60,
     )
     assert (result.returncode, result.stderr) == (2, (

@@ -8,13 +8,16 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from meterlake.lake import Lake
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import ingest_paths
+from meterlake.engine.snapshot import run_snapshot
 from meterlake.maintenance import run_optimize
-from meterlake.pipeline import ingest_paths
-from meterlake.silver import UTILITY_DROPS, run_snapshot
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from meterlake.tables import BRONZE_UTILITY_DROPS, SILVER_METER_READINGS
-from tests.conftest import LEAP, lake_at
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
+from tests.helpers.lakes import lake_at
+from tests.helpers.paths import LEAP
 
 
 def _files_per_date(lake: Lake) -> Counter[str]:
@@ -30,7 +33,7 @@ def test_optimize_compacts_without_changing_rows(spark: SparkSession, tmp_path: 
     lake = lake_at(spark, tmp_path / "lake")
     for name in ("input_0.csv", "input_1.csv", "input_2.csv"):
         ingest_paths(lake, UTILITY_DROP_FILES, [LEAP / name])
-        run_snapshot(lake, UTILITY_DROPS)
+        run_snapshot(lake, utility_drops_source.SNAPSHOT)
     assert max(_files_per_date(lake).values()) > 1
     silver_rows, bronze_rows = _rows(lake, SILVER_METER_READINGS), _rows(lake, BRONZE_UTILITY_DROPS)
     bronze_version = lake.version(BRONZE_UTILITY_DROPS)

@@ -15,7 +15,7 @@ from deltalake import write_deltalake
 from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 
-from tests.integration.http_server import ALL_KEY, Server, running_server
+from tests.helpers.http_server import ALL_KEY, Server, running_server
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 MAX_EXAMPLES = 50

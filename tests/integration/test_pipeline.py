@@ -1,5 +1,8 @@
 """The backbone on real fixture drops plus crafted corrections: bronze keeps every version,
-silver holds the latest by arrival, audit rebuilds the past, and repeating anything is a no-op."""
+silver holds the latest by arrival, audit rebuilds the past, and repeating anything is a no-op.
+
+The module's lake is staged once and only read; the test that runs everything again does so on
+a copy of its own, and the others build their own lakes."""
 
 from __future__ import annotations
 
@@ -10,21 +13,19 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from meterlake.audit import as_known_at, reading_history
-from meterlake.gold.intervals import run_grid
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.silver import UTILITY_DROPS, run_snapshot
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from meterlake.tables import (
-    BRONZE_UTILITY_DROPS,
-    GOLD_METER_INTERVALS_15MIN,
-    INGEST_LOG,
-    QUARANTINE,
-    SILVER_METER_READINGS,
-)
-from tests.conftest import LEAP, lake_at
-from tests.integration.fixture_data import csv_rows, leap_files, leap_rows, utc, write_drop
+from meterlake.audit.readings import as_known_at, reading_history
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import INGEST_LOG, ingest_paths
+from meterlake.engine.snapshot import run_snapshot
+from meterlake.gold.meter_intervals import GOLD_METER_INTERVALS_15MIN, run_grid
+from meterlake.quality.quarantine import QUARANTINE
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
+from tests.helpers.fixture_data import csv_rows, leap_files, leap_rows, utc, write_drop
+from tests.helpers.lakes import MakeLake, lake_at
+from tests.helpers.paths import LEAP
 
 METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
 CORRECTED = "2020-06-06T09:15:00.000Z"  # 312.4 in input_0.csv line 2
@@ -56,18 +57,19 @@ def _business(df):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def staged(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Fixtures, then drop A, then drop B, each followed by a snapshot; instants in between."""
+    """Fixtures, then drop A, then drop B, each followed by a snapshot; instants in between.
+    Tests only read its lake."""
     root = tmp_path_factory.mktemp("staged")
     lake = lake_at(spark, root / "lake")
     drop_a, drop_b = _crafted_drops(root / "crafted")
     reports = {"fixtures": ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])}
-    snapshots = [run_snapshot(lake, UTILITY_DROPS)]
+    snapshots = [run_snapshot(lake, utility_drops_source.SNAPSHOT)]
     instants = [datetime.now(UTC)]
     reports["a"] = ingest_paths(lake, UTILITY_DROP_FILES, [drop_a])
-    snapshots.append(run_snapshot(lake, UTILITY_DROPS))
+    snapshots.append(run_snapshot(lake, utility_drops_source.SNAPSHOT))
     instants.append(datetime.now(UTC))
     reports["b"] = ingest_paths(lake, UTILITY_DROP_FILES, [drop_b])
-    snapshots.append(run_snapshot(lake, UTILITY_DROPS))
+    snapshots.append(run_snapshot(lake, utility_drops_source.SNAPSHOT))
     return {"lake": lake, "reports": reports, "snapshots": snapshots, "instants": instants,
             "drops": [drop_a, drop_b]}
 
@@ -141,13 +143,13 @@ def test_as_known_at_rebuilds_each_past_snapshot(staged: dict) -> None:
     assert [r["value"] for r in before_a] == [312.4]
 
 
-def test_running_everything_again_changes_nothing(staged: dict) -> None:
-    lake: Lake = staged["lake"]
+def test_running_everything_again_changes_nothing(staged: dict, make_lake: MakeLake) -> None:
+    lake = make_lake(copy_of=staged["lake"])  # the second run logs 12 duplicates: not in theirs
     versions = {c.name: lake.version(c) for c in (BRONZE_UTILITY_DROPS, SILVER_METER_READINGS)}
     again = ingest_paths(lake, UTILITY_DROP_FILES, [LEAP, *staged["drops"]])
     assert {f.outcome for f in again.files} == {"duplicate"}
     assert all(f.duplicate_of for f in again.files)
-    second = run_snapshot(lake, UTILITY_DROPS)
+    second = run_snapshot(lake, utility_drops_source.SNAPSHOT)
     assert (second.rows_read, second.silver_version) == (0, None)
     assert {c.name: lake.version(c) for c in (BRONZE_UTILITY_DROPS, SILVER_METER_READINGS)} \
         == versions
@@ -155,23 +157,19 @@ def test_running_everything_again_changes_nothing(staged: dict) -> None:
     assert sorted(tuple(r) for r in outcomes) == [("duplicate", 12), ("loaded", 12)]
 
 
-def test_a_backlog_in_one_run_equals_file_by_file(
-    spark: SparkSession, staged: dict, tmp_path: Path
-) -> None:
-    backlog = lake_at(spark, tmp_path / "backlog")
+def test_a_backlog_in_one_run_equals_file_by_file(staged: dict, make_lake: MakeLake) -> None:
+    backlog = make_lake("backlog")
     ingest_paths(backlog, UTILITY_DROP_FILES, [LEAP, *staged["drops"]])
-    run_snapshot(backlog, UTILITY_DROPS)
+    run_snapshot(backlog, utility_drops_source.SNAPSHOT)
     assert _business(backlog.read(SILVER_METER_READINGS)) == _business(
         staged["lake"].read(SILVER_METER_READINGS)
     )
 
 
-def test_grid_fills_every_gap_between_first_and_last_reading(
-    spark: SparkSession, tmp_path: Path
-) -> None:
-    lake = lake_at(spark, tmp_path / "grid")
+def test_grid_fills_every_gap_between_first_and_last_reading(make_lake: MakeLake) -> None:
+    lake = make_lake("grid")
     ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])
-    run_snapshot(lake, UTILITY_DROPS)
+    run_snapshot(lake, utility_drops_source.SNAPSHOT)
     run_grid(lake)
     grid = lake.read(GOLD_METER_INTERVALS_15MIN)
     # 3 meters, each read from 2020-06-01 to 2020-06-07 23:45 somewhere in the fixtures: the

@@ -1,4 +1,4 @@
-"""The publishing contract of tests/unit/test_publish_sqlite.py against real PostgreSQL and
+"""The publishing contract of tests/helpers/publish_case.py against real PostgreSQL and
 MariaDB servers, started by infra/postgres.sh and infra/mariadb.sh on loopback (and stopped at
 the end when this session started them).
 
@@ -18,12 +18,12 @@ from pyspark.sql import SparkSession
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.exc import IntegrityError
 
-from meterlake.lake import Lake
-from meterlake.publish.database import DatabaseUnreachableError, open_database
-from meterlake.publish.models import Base, Reading
-from meterlake.publish.publisher import publish
-from tests.conftest import REPO
-from tests.unit.test_publish_sqlite import (
+from meterlake.core.lake import Lake
+from meterlake.serve.publish.database import DatabaseUnreachableError, open_database
+from meterlake.serve.publish.models import Base, Reading
+from meterlake.serve.publish.publisher import publish
+from tests.helpers.paths import REPO
+from tests.helpers.publish_case import (
     CORRECTED,
     Publications,
     check_correction_updates_one_reading,

@@ -10,23 +10,18 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from meterlake.bronze import ingest_pending
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.quality import ExpectationFailedError
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import INGEST_BATCHES, INGEST_LOG, ingest_paths, ingest_pending
+from meterlake.engine.snapshot import SNAPSHOT_PROGRESS, run_snapshot
+from meterlake.quality.expectations import DQ_RESULTS, ExpectationFailedError
 from meterlake.receive.landing import land_file
-from meterlake.silver import UTILITY_DROPS, run_snapshot
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from meterlake.tables import (
-    BRONZE_UTILITY_DROPS,
-    DQ_RESULTS,
-    INGEST_BATCHES,
-    INGEST_LOG,
-    SILVER_METER_READINGS,
-    SNAPSHOT_PROGRESS,
-)
-from tests.conftest import LEAP, lake_at
-from tests.integration.fixture_data import csv_rows, write_drop
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
+from tests.helpers.fixture_data import csv_rows, write_drop
+from tests.helpers.lakes import lake_at
+from tests.helpers.paths import LEAP
 
 INPUT_0 = LEAP / "input_0.csv"
 METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
@@ -49,7 +44,7 @@ def test_failing_expectation_stops_publication_and_names_the_rule(
     cached_before = cached_frames(spark)
     with pytest.raises(ExpectationFailedError, match=r"ExpectColumnValuesToBeBetween\(column="
                        r"value, min_value=0\.0, max_value=500\.0, unit=Wh\) failed"):
-        run_snapshot(strict, UTILITY_DROPS)
+        run_snapshot(strict, utility_drops_source.SNAPSHOT)
     assert cached_frames(spark) == cached_before  # the failed run freed what it cached
     assert strict.read(SILVER_METER_READINGS).isEmpty()
     assert strict.read(SNAPSHOT_PROGRESS).isEmpty()
@@ -59,7 +54,7 @@ def test_failing_expectation_stops_publication_and_names_the_rule(
     assert [tuple(r) for r in failed] == [(RANGE_CHECK, over, "silver.meter_readings")]
 
     relaxed = lake_at(spark, tmp_path / "lake")
-    report = run_snapshot(relaxed, UTILITY_DROPS)
+    report = run_snapshot(relaxed, utility_drops_source.SNAPSHOT)
     assert (report.rows_read, report.rows_inserted) == (124, 124)
     assert relaxed.read(SILVER_METER_READINGS).count() == 124
     assert relaxed.read(DQ_RESULTS).filter(~F.col("success")).count() == 1
@@ -139,9 +134,9 @@ def test_snapshot_stopped_before_its_progress_reruns_without_counting_twice(
                                                 (METER, "2020-07-15T00:00:00.000Z", "2.0")])
     for lake in (clean, crashed):
         ingest_paths(lake, UTILITY_DROP_FILES, [INPUT_0])
-        run_snapshot(lake, UTILITY_DROPS)
+        run_snapshot(lake, utility_drops_source.SNAPSHOT)
         ingest_paths(lake, UTILITY_DROP_FILES, [update])
-    run_snapshot(clean, UTILITY_DROPS)
+    run_snapshot(clean, utility_drops_source.SNAPSHOT)
     append_rows = crashed.append_rows
 
     def lost_before_progress(contract, rows) -> None:  # type: ignore[no-untyped-def]
@@ -152,8 +147,8 @@ def test_snapshot_stopped_before_its_progress_reruns_without_counting_twice(
     with monkeypatch.context() as patched:
         patched.setattr(crashed, "append_rows", lost_before_progress)
         with pytest.raises(RuntimeError, match="driver lost"):
-            run_snapshot(crashed, UTILITY_DROPS)
-    rerun = run_snapshot(crashed, UTILITY_DROPS)
+            run_snapshot(crashed, utility_drops_source.SNAPSHOT)
+    rerun = run_snapshot(crashed, utility_drops_source.SNAPSHOT)
     # Every pair is held now: all of it goes through the MERGE, which finds nothing to change.
     assert (rerun.rows_read, rerun.rows_inserted, rerun.rows_updated) == (2, 0, 0)
     assert silver_rows(crashed) == silver_rows(clean)

@@ -17,14 +17,16 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
-from meterlake.pipeline import ingest_paths
+from meterlake.engine.ingest import INGEST_LOG, ingest_paths
+from meterlake.engine.snapshot import run_snapshot
 from meterlake.serve import delta_reads
-from meterlake.silver import UTILITY_DROPS, run_snapshot
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from meterlake.tables import INGEST_LOG, SILVER_METER_READINGS
-from tests.conftest import LEAP, REPO, lake_at
-from tests.integration.fixture_data import csv_rows, leap_files, leap_rows
-from tests.integration.http_server import INGEST_KEY, READ_KEY, Server, running_server
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
+from tests.helpers.fixture_data import csv_rows, leap_files, leap_rows
+from tests.helpers.http_server import INGEST_KEY, READ_KEY, Server, running_server
+from tests.helpers.lakes import lake_at
+from tests.helpers.paths import LEAP, REPO
 
 METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
 
@@ -36,7 +38,7 @@ def read_server(
     root = tmp_path_factory.mktemp("read-api") / "lake"
     lake = lake_at(spark, root)
     ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])
-    run_snapshot(lake, UTILITY_DROPS)
+    run_snapshot(lake, utility_drops_source.SNAPSHOT)
     with running_server(root) as started:
         yield started
 
@@ -282,7 +284,8 @@ def test_every_route_is_documented_with_examples(read_server: Server) -> None:
 
 
 def test_the_server_modules_import_neither_spark_nor_delta_spark() -> None:
-    code = ("import sys, meterlake.receive.http_app, meterlake.serve.api, meterlake.serve.cli; "
+    code = ("import sys, meterlake.receive.http_ingest, meterlake.serve.api, meterlake.serve.app, "
+            "meterlake.cli.serve; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'delta')))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, check=True)

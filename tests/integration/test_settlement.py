@@ -1,7 +1,8 @@
 """Monthly settlement on a real lake: the hand-computed March 2024 case (DST start, a mid-month
 move, a gap and one event), then a correction, revisions, diff, reproduction and the package.
 
-The tests share one lake and run in order: the last one vacuums silver.
+The module's lake is settled once (revision 1, a correction, revision 2 of north) and the tests
+only read its tables, in any order; the one that vacuums silver does so on a copy of its own.
 """
 
 from __future__ import annotations
@@ -16,20 +17,27 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.settlement.audit import diff_runs, package, reproduce
-from meterlake.settlement.book import book_from_mapping
-from meterlake.settlement.run import settle
-from meterlake.silver import UTILITY_DROPS, run_snapshot
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from meterlake.tables import GOLD_SETTLEMENT_LINES, GOLD_SETTLEMENT_SUMMARY, REPORT_RUNS
-from tests.conftest import lake_at
-from tests.integration.fixture_data import utc, write_drop
-from tests.integration.settlement_case import (
+from meterlake.audit.settlement import diff_runs, package, reproduce
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import ingest_paths
+from meterlake.engine.snapshot import run_snapshot
+from meterlake.gold.settlement.book import book_from_mapping
+from meterlake.gold.settlement.run import settle
+from meterlake.gold.settlement.tables import (
+    GOLD_SETTLEMENT_LINES,
+    GOLD_SETTLEMENT_SUMMARY,
+    REPORT_RUNS,
+)
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
+from tests.helpers.fixture_data import utc, write_drop
+from tests.helpers.lakes import MakeLake, lake_at
+from tests.helpers.settlement_case import (
     BOOK,
     EXPECTED_LINES,
     EXPECTED_SUMMARY,
@@ -43,17 +51,19 @@ CORRECTED_AT = "2024-03-05T11:00:00.000Z"
 
 @pytest.fixture(scope="module")
 def settled(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The lake after revision 1 of both partners and, after a correction of M1, revision 2 of
+    north; with the runs by partner. Tests only read its tables."""
     root = tmp_path_factory.mktemp("settlement")
     lake = lake_at(spark, root / "lake")
     book = book_from_mapping(BOOK, "case")
     ingest_paths(lake, UTILITY_DROP_FILES, [march_drop(root / "drop_20240401T0000Z.csv")])
-    run_snapshot(lake, UTILITY_DROPS)
+    run_snapshot(lake, utility_drops_source.SNAPSHOT)
     first = {r.partner: r for r in settle(lake, book, MONTH)}
     correction = write_drop(root / "drop_20240402T0000Z.csv", [("M1", CORRECTED_AT, "1050.0")])
     ingest_paths(lake, UTILITY_DROP_FILES, [correction])
-    run_snapshot(lake, UTILITY_DROPS)
+    run_snapshot(lake, utility_drops_source.SNAPSHOT)
     second = {r.partner: r for r in settle(lake, book, MONTH, ["north"])}
-    return {"lake": lake, "first": first, "second": second, "root": root}
+    return {"lake": lake, "first": first, "second": second}
 
 
 def _lines(lake: Lake, run_id: str) -> dict[tuple, tuple]:
@@ -159,9 +169,11 @@ def test_diff_names_the_changed_line_and_the_correction_behind_it(settled: dict)
         ("M1", utc(CORRECTED_AT), 50.0, 1050.0, "drop_20240402T0000Z.csv")]
 
 
-def test_package_holds_every_run_its_sources_and_later_corrections(settled: dict) -> None:
+def test_package_holds_every_run_its_sources_and_later_corrections(
+    settled: dict, tmp_path: Path
+) -> None:
     lake, first, second = settled["lake"], settled["first"], settled["second"]
-    archive = package(lake, "north", 2024, settled["root"] / "audit")
+    archive = package(lake, "north", 2024, tmp_path / "audit")
     with zipfile.ZipFile(archive) as zipped:
         index = json.loads(zipped.read("index.json"))
         assert [(r["month"], r["revision"]) for r in index["runs"]] == [(MONTH, 1), (MONTH, 2)]
@@ -189,13 +201,9 @@ def test_reproduce_matches_after_later_merges_through_time_travel(settled: dict)
 
 
 def test_reproduce_matches_after_vacuum_of_silver_through_bronze(
-    settled: dict, spark: SparkSession
+    settled: dict, spark: SparkSession, make_lake: MakeLake
 ) -> None:
-    from delta.tables import DeltaTable
-
-    lake = settled["lake"]
-    from meterlake.tables import SILVER_METER_READINGS
-
+    lake = make_lake(copy_of=settled["lake"])  # VACUUM would take time travel from the others
     spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
     try:
         DeltaTable.forPath(spark, lake.path(SILVER_METER_READINGS)).vacuum(0)

@@ -11,13 +11,15 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.silver import UTILITY_DROPS, run_snapshot
-from meterlake.sources.utility_drops import UTILITY_DROP_FILES
-from meterlake.tables import SILVER_METER_READINGS
-from tests.conftest import LEAP, lake_at
-from tests.integration.fixture_data import write_drop
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import ingest_paths
+from meterlake.engine.snapshot import run_snapshot
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
+from tests.helpers.fixture_data import write_drop
+from tests.helpers.lakes import lake_at
+from tests.helpers.paths import LEAP
 
 METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
 
@@ -30,7 +32,7 @@ def _commit_actions(lake: Lake, version: int) -> list[dict]:
 def test_merge_rewrites_only_the_touched_partition(spark: SparkSession, tmp_path: Path) -> None:
     lake = lake_at(spark, tmp_path / "lake")
     ingest_paths(lake, UTILITY_DROP_FILES, [LEAP])
-    run_snapshot(lake, UTILITY_DROPS)
+    run_snapshot(lake, utility_drops_source.SNAPSHOT)
     files_before = Counter(
         path.split("interval_date=")[1].split("/")[0]
         for path in lake.read(SILVER_METER_READINGS).inputFiles()
@@ -38,7 +40,7 @@ def test_merge_rewrites_only_the_touched_partition(spark: SparkSession, tmp_path
     assert len(files_before) == 7
     correction = write_drop(tmp_path / "fix.csv", [(METER, "2020-06-03T03:00:00.000Z", "1.5")])
     ingest_paths(lake, UTILITY_DROP_FILES, [correction])
-    report = run_snapshot(lake, UTILITY_DROPS)
+    report = run_snapshot(lake, utility_drops_source.SNAPSHOT)
     assert (report.rows_inserted, report.rows_updated, report.dates_touched) == (0, 1, 1)
     actions = _commit_actions(lake, report.silver_version or -1)
     removed = [a["remove"]["path"] for a in actions if "remove" in a]
@@ -51,10 +53,10 @@ def test_merge_rewrites_only_the_touched_partition(spark: SparkSession, tmp_path
 def test_tables_are_registered_in_the_catalog(spark: SparkSession, tmp_path: Path) -> None:
     first, second = lake_at(spark, tmp_path / "one"), lake_at(spark, tmp_path / "two")
     ingest_paths(first, UTILITY_DROP_FILES, [LEAP / "input_0.csv"])
-    run_snapshot(first, UTILITY_DROPS)
+    run_snapshot(first, utility_drops_source.SNAPSHOT)
     assert spark.table("silver.meter_readings").count() == 124
     ingest_paths(second, UTILITY_DROP_FILES, [LEAP / "input_1.csv"])
-    run_snapshot(second, UTILITY_DROPS)
+    run_snapshot(second, utility_drops_source.SNAPSHOT)
     assert spark.table("silver.meter_readings").count() == 125
     assert spark.table("bronze.utility_drops").count() == 125
 
@@ -67,12 +69,12 @@ def _operations(lake: Lake) -> list[str]:
 def test_new_pairs_are_appended_and_held_pairs_merged(spark: SparkSession, tmp_path: Path) -> None:
     lake = lake_at(spark, tmp_path / "lake")
     ingest_paths(lake, UTILITY_DROP_FILES, [LEAP / "input_0.csv"])
-    first = run_snapshot(lake, UTILITY_DROPS)
+    first = run_snapshot(lake, utility_drops_source.SNAPSHOT)
     # A correction of a held (meter, date) and the first reading of a day silver does not hold.
     update = write_drop(tmp_path / "next.csv", [(METER, "2020-06-03T03:00:00.000Z", "1.5"),
                                                 (METER, "2020-07-15T00:00:00.000Z", "2.0")])
     ingest_paths(lake, UTILITY_DROP_FILES, [update])
-    second = run_snapshot(lake, UTILITY_DROPS)
+    second = run_snapshot(lake, utility_drops_source.SNAPSHOT)
     assert (first.rows_inserted, first.rows_updated) == (124, 0)
     assert (second.rows_read, second.rows_inserted, second.rows_updated) == (2, 1, 1)
     # CREATE TABLE, the first load appended; then the correction MERGEd, the new day appended.

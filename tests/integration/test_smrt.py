@@ -3,21 +3,19 @@ values whatever the delivery order, and the all-or-nothing rules with their erro
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from meterlake.bronze import IngestReport
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.silver import SMRT as SMRT_READINGS
-from meterlake.silver import run_snapshot
-from meterlake.sources.smrt import SMRT_FILES
-from meterlake.tables import BRONZE_SMRT, SILVER_METER_READINGS
-from tests.conftest import lake_at
-from tests.integration.fixture_data import SMRT, smrt_consu_rows, smrt_latest
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import IngestReport, ingest_paths
+from meterlake.engine.snapshot import run_snapshot
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.smrt import source as smrt_source
+from meterlake.sources.smrt.contract import BRONZE_SMRT
+from meterlake.sources.smrt.parse import SMRT_FILES
+from tests.helpers.fixture_data import SMRT, smrt_consu_rows, smrt_latest
+from tests.helpers.lakes import MakeLake, lake_at
 
 VALID = [SMRT / f"PN{n:06d}.SMRT" for n in range(1, 11)]
 
@@ -35,11 +33,12 @@ def _outcomes(report: IngestReport) -> list[tuple[str, str, str | None]]:
 
 @pytest.fixture(scope="module")
 def in_order(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, list]:
-    """PN000001..PN000010 delivered one by one in order, then the two defective files."""
+    """PN000001..PN000010 delivered one by one in order, then the two defective files.
+    Tests only read its lake."""
     lake = lake_at(spark, tmp_path_factory.mktemp("smrt") / "lake")
     reports = [ingest_paths(lake, SMRT_FILES, [path]) for path in VALID]
     reports.append(ingest_paths(lake, SMRT_FILES, [SMRT / "PN000011.SMRT", SMRT / "PN000012.SMRT"]))
-    run_snapshot(lake, SMRT_READINGS)
+    run_snapshot(lake, smrt_source.SNAPSHOT)
     return lake, reports
 
 
@@ -69,23 +68,26 @@ def test_bronze_keeps_every_version_and_silver_the_latest_generated(
 
 
 def test_reverse_order_and_one_batch_give_the_same_silver(
-    spark: SparkSession, in_order: tuple[Lake, list], tmp_path: Path
+    in_order: tuple[Lake, list], make_lake: MakeLake
 ) -> None:
     # Newest first, three deliveries each merged on its own: older generations arrive last.
-    reverse = lake_at(spark, tmp_path / "reverse")
+    reverse = make_lake("reverse")
     for paths in (VALID[:6:-1], VALID[6:2:-1], VALID[2::-1]):
         ingest_paths(reverse, SMRT_FILES, list(paths))
-        run_snapshot(reverse, SMRT_READINGS)
-    batch = lake_at(spark, tmp_path / "batch")
+        run_snapshot(reverse, smrt_source.SNAPSHOT)
+    batch = make_lake("batch")
     ingest_paths(batch, SMRT_FILES, VALID)
-    run_snapshot(batch, SMRT_READINGS)
+    run_snapshot(batch, smrt_source.SNAPSHOT)
     expected = _silver(in_order[0])
     assert _silver(reverse) == expected
     assert _silver(batch) == expected
 
 
-def test_a_file_name_already_loaded_is_not_loaded_again(in_order: tuple[Lake, list]) -> None:
-    lake, reports = in_order
+def test_a_file_name_already_loaded_is_not_loaded_again(
+    in_order: tuple[Lake, list], make_lake: MakeLake
+) -> None:
+    lake = make_lake(copy_of=in_order[0])  # the second delivery is logged: not in theirs
+    reports = in_order[1]
     first = reports[0].files[0].landed.ingest_id
     again = ingest_paths(lake, SMRT_FILES, [VALID[0]])
     assert _outcomes(again) == [("PN000001.SMRT", "duplicate",

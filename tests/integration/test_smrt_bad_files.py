@@ -10,12 +10,12 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from meterlake.config import Settings, SmrtSettings
-from meterlake.lake import Lake
-from meterlake.pipeline import ingest_paths
-from meterlake.sources.smrt import SMRT_FILES
-from meterlake.tables import BRONZE_SMRT
-from tests.conftest import lake_at
+from meterlake.core.config import Settings, SmrtSettings
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import ingest_paths
+from meterlake.sources.smrt.contract import BRONZE_SMRT
+from meterlake.sources.smrt.parse import SMRT_FILES
+from tests.helpers.lakes import lake_at
 
 HEADER = '"HEADR","SMRT","GAZ","20191016","102939","{generation}"'
 GOOD = '"CONSU","000000002","20191014","1100",10.28'

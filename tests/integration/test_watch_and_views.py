@@ -10,21 +10,20 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from meterlake.lake import Lake
+from meterlake.core.lake import Lake
+from meterlake.engine.ingest import INGEST_LOG
+from meterlake.lake_jobs import directory_watcher
 from meterlake.receive.landing import land_file
 from meterlake.receive.watcher import Watcher
-from meterlake.silver import SMRT as SMRT_READINGS
-from meterlake.silver import run_snapshot
-from meterlake.sources.smrt import SMRT_FILES
-from meterlake.tables import BRONZE_SMRT, INGEST_LOG
-from meterlake.views import last_file, meter_readings, meters_by_source, received_files
-from tests.conftest import lake_at
-from tests.integration.fixture_data import SMRT, smrt_consu_rows, smrt_latest
+from meterlake.serve.lake_queries import last_file, meter_readings, meters_by_source, received_files
+from meterlake.sources.smrt import source as smrt_source
+from meterlake.sources.smrt.contract import BRONZE_SMRT
+from tests.helpers.fixture_data import SMRT, smrt_consu_rows, smrt_latest
+from tests.helpers.lakes import lake_at
 
 
 def _watcher(lake: Lake, inbox: Path) -> Watcher:
-    return Watcher(lake, SMRT_FILES, inbox, batch_size=5,
-                   after_load=lambda lake: run_snapshot(lake, SMRT_READINGS))
+    return directory_watcher(lake, smrt_source.SOURCE, inbox, batch_size=5)
 
 
 @pytest.fixture(scope="module")

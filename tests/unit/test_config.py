@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from meterlake.config import ConfigError, load_settings
-
-REPO = Path(__file__).resolve().parents[2]
+from meterlake.core.config import ConfigError, load_settings
+from tests.helpers.paths import REPO
 
 
 @pytest.fixture

@@ -10,20 +10,24 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
-from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
-
-from meterlake.config import RetentionSettings
-from meterlake.lake import ContractViolationError, conform, table_properties
-from meterlake.tables import (
-    ALL_TABLES,
-    BRONZE_UTILITY_DROPS,
-    GOLD_METER_INTERVALS_15MIN,
-    LINEAGE_FIELDS,
-    QUARANTINE,
-    SILVER_METER_READINGS,
-    TableContract,
+from pyspark.sql.types import (
+    ArrayType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
 )
-from tests.conftest import test_settings as settings_for
+
+from meterlake.catalog import ALL_TABLES
+from meterlake.core.config import RetentionSettings
+from meterlake.core.contracts import LINEAGE_FIELDS, TableContract
+from meterlake.core.lake import ContractViolationError, conform, table_properties
+from meterlake.gold.meter_intervals import GOLD_METER_INTERVALS_15MIN
+from meterlake.quality.quarantine import QUARANTINE
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
+from tests.helpers.lakes import local_test_settings as settings_for
 
 PLANNED = datetime(2020, 6, 1, 0, 15)
 EXAMPLE = TableContract(
@@ -105,7 +109,33 @@ def test_conform_names_missing_and_mistyped_columns(spark: SparkSession) -> None
         conform(df, EXAMPLE)
 
 
-def test_conform_accepts_the_real_contract_schema(spark: SparkSession) -> None:
-    rows = [("utility_drops", "a", "a.csv", 2, PLANNED, "sha-a", None, "(line)", "bad")]
-    df = spark.createDataFrame(rows, QUARANTINE.schema)
-    assert conform(df, QUARANTINE).collect() == df.collect()
+def test_conform_fits_staged_rows_to_a_real_contract(spark: SparkSession) -> None:
+    # Staged rows as a parse step leaves them: another column order, a staging column, a None.
+    staged_df = spark.createDataFrame(
+        [("bad", "value", None, "sha-a", 2, "a.csv", "i1", PLANNED, "utility_drops", "x"),
+         ("worse", "(line)", "0,m1", "sha-b", 3, "b.csv", "i2", PLANNED, "utility_drops", "y")],
+        "reason STRING, field STRING, raw_line STRING, _file_sha256 STRING, _source_line INT, "
+        "_source_file STRING, _ingest_id STRING, _received_at TIMESTAMP, source STRING, "
+        "violations STRING",
+    )
+    expected_df = spark.createDataFrame([
+        ("utility_drops", "i1", "a.csv", 2, PLANNED, "sha-a", None, "value", "bad"),
+        ("utility_drops", "i2", "b.csv", 3, PLANNED, "sha-b", "0,m1", "(line)", "worse"),
+    ], QUARANTINE.schema)
+    actual_df = conform(staged_df, QUARANTINE)
+    assert actual_df.columns == ["source", "_ingest_id", "_source_file", "_source_line",
+                                 "_received_at", "_file_sha256", "raw_line", "field", "reason"]
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_conform_refuses_a_nested_type_that_differs(spark: SparkSession) -> None:
+    # An int array where the contract says bigint: refused, not cast.
+    contract = TableContract(
+        layer="ops", name="nested",
+        schema=StructType([StructField("ids", ArrayType(LongType()), False)]),
+        grain="one row per list of ids",
+    )
+    df = spark.createDataFrame([([1, 2],), (None,)], "ids ARRAY<INT>")
+    message = "ops.nested: column 'ids' is array<int>, expected array<bigint>"
+    with pytest.raises(ContractViolationError, match=f"^{re.escape(message)}$"):
+        conform(df, contract)

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from meterlake.generate import UtilityDropPlan, expected_interval_count, write_utility_drops
+from meterlake.sources.utility_drops.generate import (
+    UtilityDropPlan,
+    expected_interval_count,
+    write_utility_drops,
+)
 
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$")
 ENERGY_RE = re.compile(r"^\d+\.\d$")

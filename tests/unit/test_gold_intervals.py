@@ -7,8 +7,8 @@ from datetime import date, datetime
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from meterlake.gold.intervals import build_meter_intervals
-from meterlake.tables import GOLD_METER_INTERVALS_15MIN, SILVER_METER_READINGS
+from meterlake.gold.meter_intervals import GOLD_METER_INTERVALS_15MIN, build_meter_intervals
+from meterlake.silver.meter_readings import SILVER_METER_READINGS
 
 RECEIVED = datetime(2020, 6, 3, 8, 0)
 DAY1 = date(2020, 6, 1)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from meterlake.receive.http_app import http_settings_from_env
 from meterlake.receive.http_auth import SCOPES, ApiKey, find_key, parse_api_keys
+from meterlake.receive.http_ingest import http_settings_from_env
 from meterlake.serve.delta_reads import bucket_micros, downsample, jsonable
 
 

@@ -11,13 +11,7 @@ from pathlib import Path
 import pytest
 
 from meterlake.receive.idempotency import IdempotencyRecord, claim, record_path
-from meterlake.receive.landing import (
-    META_SUFFIX,
-    LandedFile,
-    land_bytes,
-    list_landed,
-    reserve_slot,
-)
+from meterlake.receive.landing import META_SUFFIX, LandedFile, land_bytes, list_landed, reserve_slot
 
 DATA = b'{"time_stamp": "2019-05-01T06:00:00-04:00", "data": [1.5]}'
 

@@ -9,13 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from meterlake.receive.landing import (
-    META_SUFFIX,
-    LandedFile,
-    expand_paths,
-    land_file,
-    list_landed,
-)
+from meterlake.receive.landing import META_SUFFIX, LandedFile, expand_paths, land_file, list_landed
 
 SOURCE = "utility_drops"
 # CRLF, a BOM, a NUL and a non-UTF-8 byte: landing must not touch any of them.

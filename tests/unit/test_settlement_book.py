@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from meterlake.config import ConfigError
-from meterlake.settlement.book import book_from_mapping, load_book, month_bounds
-from meterlake.settlement.events import baseline_days, events_in_month
-from tests.conftest import REPO
-from tests.integration.settlement_case import BOOK
+from meterlake.core.config import ConfigError
+from meterlake.gold.settlement.book import book_from_mapping, load_book, month_bounds
+from meterlake.gold.settlement.events import baseline_days, events_in_month
+from tests.helpers.paths import REPO
+from tests.helpers.settlement_case import BOOK
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 

@@ -7,8 +7,10 @@ from datetime import date, datetime
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from meterlake.silver import UTILITY_DROPS, latest_by_arrival, merge_condition, to_silver_rows
-from meterlake.tables import BRONZE_UTILITY_DROPS, SILVER_METER_READINGS
+from meterlake.engine.snapshot import merge_condition
+from meterlake.silver.meter_readings import SILVER_METER_READINGS, latest_by_arrival, to_silver_rows
+from meterlake.sources.utility_drops import source as utility_drops_source
+from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
 
 T0015 = datetime(2020, 6, 1, 0, 15)
 T2345 = datetime(2020, 6, 1, 23, 45)
@@ -31,8 +33,8 @@ def _silver(meter: str, start: datetime, value: float, versions: int, ingest: st
 
 def _silver_rows(spark: SparkSession, bronze_rows: list[tuple]) -> DataFrame:
     bronze_df = spark.createDataFrame(bronze_rows, BRONZE_UTILITY_DROPS.schema)
-    return bronze_df.transform(latest_by_arrival, UTILITY_DROPS).transform(
-        to_silver_rows, UTILITY_DROPS
+    return bronze_df.transform(latest_by_arrival, utility_drops_source.READINGS).transform(
+        to_silver_rows, utility_drops_source.READINGS
     )
 
 
@@ -79,7 +81,7 @@ def test_version_count_counts_every_version_of_a_key(spark: SparkSession) -> Non
         ],
         BRONZE_UTILITY_DROPS.schema,
     )
-    actual_df = latest_by_arrival(bronze_df, UTILITY_DROPS).select(
+    actual_df = latest_by_arrival(bronze_df, utility_drops_source.READINGS).select(
         "meter_id", "energy_wh", "_ingest_id", "version_count"
     )
     expected_df = spark.createDataFrame(
@@ -98,14 +100,15 @@ def test_silver_rows_have_the_contract_names_and_types(spark: SparkSession) -> N
 
 
 def test_merge_condition_sorts_dates_and_names_the_keys() -> None:
-    assert merge_condition([date(2020, 6, 2), date(2020, 6, 1)]) == (
+    dates = [date(2020, 6, 2), date(2020, 6, 1)]
+    assert merge_condition(utility_drops_source.SNAPSHOT, dates) == (
         "t.interval_date IN (DATE'2020-06-01', DATE'2020-06-02') "
         "AND t.meter_id = s.meter_id AND t.interval_start = s.interval_start"
     )
 
 
 def test_merge_condition_with_one_date() -> None:
-    assert merge_condition([date(2019, 12, 31)]) == (
+    assert merge_condition(utility_drops_source.SNAPSHOT, [date(2019, 12, 31)]) == (
         "t.interval_date IN (DATE'2019-12-31') "
         "AND t.meter_id = s.meter_id AND t.interval_start = s.interval_start"
     )

@@ -7,16 +7,21 @@ from datetime import date, datetime
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
-from meterlake.quality import filter_valid, to_quarantine_rows, with_violations
-from meterlake.rules import UTILITY_DROP_ROW_RULES
-from meterlake.sources.utility_drops import (
+from meterlake.quality.quarantine import (
+    QUARANTINE,
+    filter_valid,
+    to_quarantine_rows,
+    with_violations,
+)
+from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
+from meterlake.sources.utility_drops.parse import (
     explode_lines,
     parse_lines,
     to_bronze_rows,
     with_file_verdict,
     with_in_file_conflicts,
 )
-from meterlake.tables import BRONZE_UTILITY_DROPS, QUARANTINE
+from meterlake.sources.utility_drops.rules import UTILITY_DROP_ROW_RULES
 
 HEADER = ",meter_id,interval_date_time,energy_wh"
 RECEIVED = datetime(2020, 6, 2, 8, 0)

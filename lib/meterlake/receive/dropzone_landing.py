@@ -9,18 +9,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from meterlake.receive.dropzone_checks import CheckedPayload, RejectedBodyError, check_body
 from meterlake.receive.idempotency import IdempotencyRecord, claim, is_valid_key, record_path
-from meterlake.receive.landing import (
-    META_SUFFIX,
-    LandedFile,
-    is_landed,
-    land_bytes,
-    reserve_slot,
-)
-
-SOURCE = "dropzone"
-REJECTED_SOURCE = "dropzone_rejected"
+from meterlake.receive.landing import META_SUFFIX, LandedFile, is_landed, land_bytes, reserve_slot
+from meterlake.sources.dropzone import NAME, REJECTED_NAME
+from meterlake.sources.dropzone.door import CheckedPayload, RejectedBodyError, check_body
 
 
 @dataclass(frozen=True)
@@ -42,10 +34,10 @@ def land_idempotently(
 ) -> tuple[LandedFile, bool]:
     """Lands `data` once per (sender, key): (the landed object, whether it existed before).
     Raises RejectedBodyError when the key was first used with other bytes."""
-    slot = reserve_slot(landing_root, SOURCE, name)
+    slot = reserve_slot(landing_root, NAME, name)
     proposed = IdempotencyRecord(body_sha256, slot.ingest_id, slot.received_at,
                                  str(slot.landing_path), name, sender)
-    record = claim(record_path(landing_root, SOURCE, sender, key), proposed)
+    record = claim(record_path(landing_root, NAME, sender, key), proposed)
     if record.body_sha256 != body_sha256:
         raise RejectedBodyError(
             f"Idempotency-Key {key!r} was first used with another body "
@@ -54,7 +46,7 @@ def land_idempotently(
     if is_landed(record.landing_path):
         return _existing(record.landing_path), record != proposed
     # First attempt, or one that crashed before completing: land into the recorded slot.
-    landed = land_bytes(landing_root, SOURCE, record.original_name, data, record.sender,
+    landed = land_bytes(landing_root, NAME, record.original_name, data, record.sender,
                         slot=record.slot)
     return landed, record != proposed
 
@@ -67,7 +59,7 @@ def receive(
         raise RejectedBodyError("Idempotency-Key must be 1 to 255 visible ASCII characters")
     payloads = tuple(check_body(data))
     if key is None:
-        landed = land_bytes(landing_root, SOURCE, name, data, sender)
+        landed = land_bytes(landing_root, NAME, name, data, sender)
         return Received(landed, payloads)
     digest = hashlib.sha256(data).hexdigest()
     landed, replayed = land_idempotently(landing_root, data, name, sender, key, digest)
@@ -82,6 +74,6 @@ def receive_or_reject(
         return receive(landing_root, data, name, sender, key), None
     except RejectedBodyError as error:
         reason = str(error)
-    landed = land_bytes(landing_root, REJECTED_SOURCE, name, data, sender,
+    landed = land_bytes(landing_root, REJECTED_NAME, name, data, sender,
                         rejection=reason)
     return Received(landed), reason

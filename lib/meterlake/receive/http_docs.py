@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from meterlake.core.instants import INSTANT_OPENAPI_PATTERN
+
 API_DESCRIPTION = (
     "meterlake's HTTP service. `POST /v1/dropzone` lands measurement payloads; the `/v1/...` "
     "GET routes read the lake's Delta tables (through delta-rs, no JVM). Every call needs "
@@ -35,10 +37,6 @@ DROPZONE_DESCRIPTION = (
     "and field, and is kept under source `dropzone_rejected` with that reason."
 )
 
-TIME_STAMP_DOC_PATTERN = (
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
-)
-
 _EXAMPLE_PAYLOAD = {"time_stamp": "2019-05-01T06:00:00-04:00", "data": [0.379, 1.589, 2.188]}
 
 _PAYLOAD_SCHEMA: dict[str, Any] = {
@@ -47,7 +45,7 @@ _PAYLOAD_SCHEMA: dict[str, Any] = {
     "properties": {
         "time_stamp": {
             "type": "string",
-            "pattern": TIME_STAMP_DOC_PATTERN,
+            "pattern": INSTANT_OPENAPI_PATTERN,
             "description": "ISO 8601 with an explicit offset; -04:00 is US/Eastern daylight time",
             "example": "2019-05-01T06:00:00-04:00",
         },

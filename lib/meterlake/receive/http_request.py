@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from meterlake.receive.dropzone_checks import RejectedBodyError
+from meterlake.sources.dropzone.door import RejectedBodyError
 
 UPLOAD_FIELD = "file_upload"
 

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 META_SUFFIX = ".meta.json"
+# What loading a landed file can end in, as `ops.ingest_log` records it.
+LOADED, REJECTED, DUPLICATE = "loaded", "rejected", "duplicate"
 _CHUNK_BYTES = 1 << 20
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 

@@ -1,9 +1,11 @@
-"""A directory watcher: picks up files once completely written, lands them, loads them in
-small batches, and moves each to processed/ or rejected/ with a reason file beside it.
+"""A directory watcher: picks up files once completely written, lands them, has them loaded
+in small batches, and moves each to processed/ or rejected/ with a reason file beside it.
 
 A file is complete when its size and modification time did not change between two polls.
 Restarts are safe: a file already landed (same name and sha256) is not landed again, and its
-fate is read back from `ops.ingest_log`, so a crash between any two steps loads nothing twice.
+fate is asked again of `load` (which reads it back from `ops.ingest_log`), so a crash between
+any two steps loads nothing twice. No Spark here: `load` is handed in by whoever runs the
+watcher (`meterlake watch` passes the bronze ingest and the snapshot).
 """
 
 from __future__ import annotations
@@ -16,13 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyspark.sql import functions as F
-
-from meterlake.bronze import LOADED, ingest_pending
-from meterlake.lake import Lake
-from meterlake.receive.landing import LandedFile, land_file, list_landed
-from meterlake.sources import FileSource
-from meterlake.tables import INGEST_LOG
+from meterlake.receive.landing import LOADED, LandedFile, land_file, list_landed
 
 PROCESSED, REJECTED = "processed", "rejected"
 log = logging.getLogger(__name__)
@@ -36,13 +32,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Loads everything landed and pending, then answers the outcome and reason of each given
+# landing id whose load is decided (an id missing from the answer is loaded by a later call).
+Load = Callable[[list[str]], dict[str, tuple[str, str | None]]]
+
+
 @dataclass
 class Watcher:
-    lake: Lake
-    source: FileSource
+    landing_root: str
+    source: str
     inbox: Path
+    load: Load
     batch_size: int = 20
-    after_load: Callable[[Lake], object] | None = None
     _seen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def _complete_files(self) -> list[Path]:
@@ -58,18 +59,14 @@ class Watcher:
     def _landed(self, paths: list[Path]) -> dict[Path, LandedFile]:
         """Lands each file unless an earlier run already did (same name and content)."""
         already = {(f.original_name, f.sha256): f
-                   for f in list_landed(self.lake.settings.landing_root, self.source.name)}
+                   for f in list_landed(self.landing_root, self.source)}
         landed = {}
         for path in paths:
             existing = already.get((path.name, _sha256(path)))
             landed[path] = existing or land_file(
-                self.lake.settings.landing_root, self.source.name, path, sender="watcher"
+                self.landing_root, self.source, path, sender="watcher"
             )
         return landed
-
-    def _outcomes(self, ingest_ids: list[str]) -> dict[str, tuple[str, str | None]]:
-        rows = self.lake.read(INGEST_LOG).filter(F.col("ingest_id").isin(ingest_ids)).collect()
-        return {r["ingest_id"]: (r["outcome"], r["reason"]) for r in rows}
 
     def _move(self, path: Path, outcome: str, reason: str | None) -> None:
         target = self.inbox / (PROCESSED if outcome == LOADED else REJECTED)
@@ -88,10 +85,7 @@ class Watcher:
         if not paths:
             return 0
         landed = self._landed(paths)
-        report = ingest_pending(self.lake, self.source)
-        if self.after_load is not None and report.rows_loaded:
-            self.after_load(self.lake)
-        outcomes = self._outcomes([f.ingest_id for f in landed.values()])
+        outcomes = self.load([f.ingest_id for f in landed.values()])
         for path, landed_file in landed.items():
             if landed_file.ingest_id not in outcomes:
                 # Landed after a crashed batch that this poll resumed: the next poll loads it.

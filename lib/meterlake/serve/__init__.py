@@ -1,1 +1,2 @@
-"""Serving the lake without a JVM: the read API (delta-rs) and `meterlake serve`."""
+"""Serving the lake: the HTTP app (dropzone ingest and the read API through delta-rs, no JVM),
+the CLI's read queries (Spark) and relational publication (`publish`)."""

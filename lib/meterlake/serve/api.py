@@ -7,12 +7,12 @@ must not stall the event loop that answers ingest calls. Every route needs a key
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from meterlake.receive.dropzone_checks import TIME_STAMP_PATTERN
+from meterlake.core import instants
 from meterlake.receive.http_auth import READ, require_scope
 from meterlake.receive.http_docs import UNAUTHORIZED, error
 from meterlake.receive.http_request import check_query_parameters
@@ -65,23 +65,24 @@ def _table(request: Request, ref: reads.TableRef) -> reads.TableVersion:
 
 
 def parse_instant(name: str, text: str | None) -> datetime | None:
-    """The instant of query parameter `name` in UTC; 422 unless it is ISO 8601 with an offset
-    (the dropzone's timestamp shape) and a real date and time."""
+    """The instant of query parameter `name` in UTC; 422 unless it is an instant as
+    `meterlake.core.instants` reads them (ISO 8601 with an offset, a real date and time)."""
     if text is None:
         return None
-    match = TIME_STAMP_PATTERN.fullmatch(text)
-    # A '+' left unescaped in a URL arrives as a space.
-    hint = " (write a + offset as %2B in a URL)" if " " in text else ""
-    if match is None:
-        raise HTTPException(
-            422, f"{name}: not an ISO 8601 timestamp like 2020-06-01T00:00:00Z: '{text}'{hint}")
-    if match.group("offset") is None:
-        raise HTTPException(422, f"{name}: needs a UTC offset, e.g. {text}Z")
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError as invalid:
-        raise HTTPException(422, f"{name}: not a valid date and time ({invalid})") from None
-    except OverflowError:
+        return instants.parse_instant(text)
+    except instants.MalformedInstantError:
+        # A '+' left unescaped in a URL arrives as a space.
+        hint = " (write a + offset as %2B in a URL)" if " " in text else ""
+        raise HTTPException(
+            422, f"{name}: not an ISO 8601 timestamp like 2020-06-01T00:00:00Z: '{text}'{hint}"
+        ) from None
+    except instants.NaiveInstantError:
+        raise HTTPException(422, f"{name}: needs a UTC offset, e.g. {text}Z") from None
+    except instants.InvalidInstantError as invalid:
+        raise HTTPException(
+            422, f"{name}: not a valid date and time ({invalid.reason})") from None
+    except instants.InstantOutOfRangeError:
         raise HTTPException(422, f"{name}: outside years 1 to 9999 in UTC") from None
 
 

@@ -1,12 +1,12 @@
 """Reads of the lake's Delta tables through delta-rs and Arrow: no JVM, no Spark.
 
-Tables live at `<lake>/<layer>/<name>` (`meterlake.tables.TableContract.path`); their contracts
-import pyspark, so the few names read here are repeated below and a test checks them against
-the contracts. A server keeps its tables open (`LatestTables`): a request reads only the commits
-made since the last one, and a table's files are listed as an Arrow dataset once per version.
-Each file of that dataset carries its partition value and min/max statistics as a guarantee, so
-a filter skips the files it cannot match without opening them, then keeps the exact rows of the
-others.
+Tables live at `<lake>/<layer>/<name>` (`meterlake.core.contracts.TableContract.path`); their
+contracts import pyspark, so the few names read here are repeated below and a test checks them
+against the contracts. A server keeps its tables open (`LatestTables`): a request reads only the
+commits made since the last one, and a table's files are listed as an Arrow dataset once per
+version. Each file of that dataset carries its partition value and min/max statistics as a
+guarantee, so a filter skips the files it cannot match without opening them, then keeps the
+exact rows of the others.
 """
 
 from __future__ import annotations

@@ -5,17 +5,15 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from meterlake.tables import LINEAGE_COLUMNS
+from meterlake.core.contracts import LINEAGE_COLUMNS
+from meterlake.core.instants import (
+    FIRST_INSTANT_US,
+    LAST_INSTANT_US,
+    SPARK_INSTANT_FORMATS,
+    SPARK_INSTANT_PATTERN,
+)
 
 _BOM = "\ufeff"
-# ISO 8601 with an explicit offset (`Z`, `+02:00`); a naive time has no instant and fails.
-# Tried in order and each miss costs a parse exception per row: milliseconds, which every drop
-# uses, first.
-_INSTANT_FORMATS = (
-    "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
-    "yyyy-MM-dd'T'HH:mm:ssXXX",
-    "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
-)
 
 
 def text_of(content: Column) -> Column:
@@ -64,6 +62,20 @@ def field_count(raw_line: Column) -> Column:
     return F.size(F.split(F.regexp_replace(raw_line, r'"([^"]|"")*"', ""), ",", -1))
 
 
-def parse_instant(raw: Column) -> Column:
-    """The UTC instant of an ISO 8601 timestamp with an offset, or null."""
-    return F.coalesce(*(F.try_to_timestamp(raw, F.lit(fmt)) for fmt in _INSTANT_FORMATS))
+def instant_column(raw: Column) -> Column:
+    """The UTC timestamp a string column names, or null wherever
+    `meterlake.core.instants.parse_instant` would raise: the Column form of that one parser,
+    built from its pattern, formats and range.
+
+    Input: a string column (null in, null out). Output: a timestamp, one per row.
+    """
+    parsed = F.coalesce(*(F.try_to_timestamp(raw, F.lit(fmt)) for fmt in SPARK_INSTANT_FORMATS))
+    # Spark's parser reads `t` and `z` as `T` and `Z` and takes a year with a minus sign; the
+    # shape check keeps the two sets equal and spares garbage the three parse attempts.
+    shaped_us = F.unix_micros(F.when(raw.rlike(SPARK_INSTANT_PATTERN), parsed))
+    # Spark keeps instants Python cannot hold (year 0, or 9999-12-31T23:59:59-01:00). Pinning
+    # and nullif read the value once; `when(between(x), x)` would parse every row twice.
+    below, above = F.lit(FIRST_INSTANT_US - 1), F.lit(LAST_INSTANT_US + 1)
+    pinned_us = F.least(F.greatest(shaped_us, below), above)
+    return F.timestamp_micros(F.nullif(F.nullif(pinned_us, below), above))
+

@@ -1,0 +1,37 @@
+"""The `meterlake` command. Every lake command takes --lake DIR (default: lake_root of the
+configuration) and --conf FILE; jobs/ runs the same commands under spark-submit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from meterlake.cli.audit import add_audit_parser
+from meterlake.cli.common import run_handler
+from meterlake.cli.lake_jobs import add_lake_job_parsers
+from meterlake.cli.publish import add_publish_parser
+from meterlake.cli.serve import add_serve_parser
+from meterlake.cli.settle import add_settle_parser
+from meterlake.cli.views import add_generate_parser, add_view_parsers
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meterlake", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_lake_job_parsers(sub)
+    add_generate_parser(sub)
+    add_settle_parser(sub)
+    add_audit_parser(sub)
+    add_view_parsers(sub)
+    add_publish_parser(sub)
+    add_serve_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_handler(args.handler, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""What every command shares: the --lake/--conf options, settings and the one Spark session,
+the instant argument, and the exit codes (0 done, 1 nothing found or a reproduction that
+differs, 2 bad input or configuration, 3 a failed expectation).
+
+Spark is imported only when a command runs, so `meterlake --help` and argument errors are fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from meterlake.core.config import ConfigError, Settings, load_settings
+from meterlake.core.instants import InstantError, parse_instant
+
+if TYPE_CHECKING:
+    from meterlake.core.lake import Lake
+
+EXIT_DONE, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED = 0, 1, 2, 3
+
+
+def common_options() -> argparse.ArgumentParser:
+    """A parent parser with --lake and --conf, for every command that touches a lake."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lake", help="lake root (default: lake_root from the configuration)")
+    common.add_argument("--conf", help="configuration file (default: the packaged local.yaml, "
+                                       "or METERLAKE_CONF)")
+    return common
+
+
+def instant_argument(text: str) -> datetime:
+    """An argparse type: an ISO 8601 instant with an explicit offset; naive times are refused.
+    Surrounding spaces (a quoted shell argument) are not part of it."""
+    try:
+        return parse_instant(text.strip())
+    except InstantError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.conf)
+    return settings.with_lake(str(Path(args.lake).resolve())) if args.lake else settings
+
+
+def lake_from_args(args: argparse.Namespace, app: str) -> Lake:
+    from meterlake.core.lake import Lake
+    from meterlake.core.spark import build_session
+
+    settings = settings_from_args(args)
+    return Lake(build_session(settings, f"meterlake-{app}"), settings)
+
+
+def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Runs a command, turning the errors a user can fix into a one-line message and an exit
+    code instead of a traceback."""
+    try:
+        return int(handler(args))
+    except (ConfigError, FileNotFoundError, FileExistsError, LookupError, ValueError) as error:
+        print(f"meterlake: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RuntimeError as error:
+        # ExpectationFailedError and friends: the message names the rule; a traceback adds nothing.
+        print(f"meterlake: failed: {error}", file=sys.stderr)
+        return EXIT_EXPECTATION_FAILED

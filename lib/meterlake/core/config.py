@@ -1,0 +1,237 @@
+"""Typed settings: conf/<env>.yaml loaded into frozen dataclasses, environment overrides on top.
+
+Without --conf or METERLAKE_CONF the file is the one shipped in the package,
+meterlake/conf/local.yaml (the repository's conf/local.yaml links to it), so an installed wheel
+works from any directory. Relative paths in a file (local.yaml's `lake_root: var/lake`) are
+resolved against the current directory, never against the file's.
+
+Environment variables (they win over the file):
+  METERLAKE_CONF      path of the YAML file (default: the packaged local.yaml)
+  METERLAKE_LAKE      lake root
+  METERLAKE_LANDING   landing root
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# A Traversable, not a Path: inside a --py-files zip it is a member of the archive.
+DEFAULT_CONF = files("meterlake") / "conf" / "local.yaml"
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, malformed or has a value out of range."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str | None = "local[2]"
+    shuffle_partitions: int = 4
+    delta_snapshot_partitions: int = 4
+    ui_enabled: bool = False
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    time_travel_days: int = 365
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    max_value_per_unit: Mapping[str, float] = field(
+        default_factory=lambda: {"Wh": 1_000_000.0, "kWh": 10_000.0}
+    )
+
+
+@dataclass(frozen=True)
+class SmrtSettings:
+    # Dev (DV) generation files are test deliveries; production lakes refuse them.
+    production_only: bool = True
+
+
+@dataclass(frozen=True)
+class DropzoneSettings:
+    # "latest": a timestamp's statistics are those of its newest payload (by arrival);
+    # "pooled": every payload of that timestamp pooled exactly from the stored sums.
+    statistics: str = "latest"
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake_root: str
+    landing_root: str
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
+    smrt: SmrtSettings = field(default_factory=SmrtSettings)
+    dropzone: DropzoneSettings = field(default_factory=DropzoneSettings)
+
+    def with_lake(self, lake_root: str) -> Settings:
+        """The same settings on another lake; landing follows the lake when it was derived."""
+        derived_landing = self.landing_root == _default_landing(self.lake_root)
+        landing = _default_landing(lake_root) if derived_landing else self.landing_root
+        return replace(self, lake_root=lake_root, landing_root=landing)
+
+
+def _default_landing(lake_root: str) -> str:
+    return f"{lake_root.rstrip('/')}/landing"
+
+
+def _absolute(location: str) -> str:
+    """Local paths become absolute (Spark and receivers may run elsewhere); URIs stay as given."""
+    if "://" in location:
+        return location
+    return str(Path(location).expanduser().resolve())
+
+
+def _require(section: Mapping[str, Any], key: str, kind: type, where: str, path: str) -> Any:
+    """`section[key]` if it is a `kind`; errors name the file and the dotted key."""
+    value = section[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where}: '{path}{key}' must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _section(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: '{key}' must be a mapping, got {value!r}")
+    return value
+
+
+def _reject_unknown(section: Mapping[str, Any], allowed: set[str], name: str, where: str) -> None:
+    unknown = set(section) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys in '{name}': {sorted(unknown)}")
+
+
+def _spark_settings(raw: Mapping[str, Any], where: str) -> SparkSettings:
+    defaults = SparkSettings()
+    section = _section(raw, "spark", where)
+    _reject_unknown(section, {
+        "master", "shuffle_partitions", "delta_snapshot_partitions", "ui_enabled", "conf"
+    }, "spark", where)
+    master = section.get("master", defaults.master)
+    if master is not None and not isinstance(master, str):
+        raise ConfigError(f"{where}: 'spark.master' must be a string or null, got {master!r}")
+    conf = _section(section, "conf", where)
+    settings = SparkSettings(
+        master=master,
+        shuffle_partitions=defaults.shuffle_partitions,
+        delta_snapshot_partitions=defaults.delta_snapshot_partitions,
+        ui_enabled=(
+            _require(section, "ui_enabled", bool, where, "spark.")
+            if "ui_enabled" in section else defaults.ui_enabled
+        ),
+        conf={str(k): str(v) for k, v in conf.items()},
+    )
+    for key in ("shuffle_partitions", "delta_snapshot_partitions"):
+        if key in section:
+            value = _require(section, key, int, where, "spark.")
+            if value < 1:
+                raise ConfigError(f"{where}: 'spark.{key}' must be at least 1, got {value}")
+            settings = replace(settings, **{key: value})
+    return settings
+
+
+def _retention_settings(raw: Mapping[str, Any], where: str) -> RetentionSettings:
+    section = _section(raw, "retention", where)
+    if "time_travel_days" not in section:
+        return RetentionSettings()
+    days = _require(section, "time_travel_days", int, where, "retention.")
+    if days < 7:
+        raise ConfigError(f"{where}: 'retention.time_travel_days' must be at least 7, got {days}")
+    return RetentionSettings(time_travel_days=days)
+
+
+def _quality_settings(raw: Mapping[str, Any], where: str) -> QualitySettings:
+    section = _section(raw, "quality", where)
+    if "max_value_per_unit" not in section:
+        return QualitySettings()
+    limits = _section(section, "max_value_per_unit", where)
+    parsed = {
+        str(unit): _require(limits, unit, float, where, "quality.max_value_per_unit.")
+        for unit in limits
+    }
+    return QualitySettings(max_value_per_unit=parsed)
+
+
+def _smrt_settings(raw: Mapping[str, Any], where: str) -> SmrtSettings:
+    section = _section(raw, "smrt", where)
+    _reject_unknown(section, {"production_only"}, "smrt", where)
+    if "production_only" not in section:
+        return SmrtSettings()
+    return SmrtSettings(production_only=_require(section, "production_only", bool, where, "smrt."))
+
+
+def _dropzone_settings(raw: Mapping[str, Any], where: str) -> DropzoneSettings:
+    section = _section(raw, "dropzone", where)
+    _reject_unknown(section, {"statistics"}, "dropzone", where)
+    if "statistics" not in section:
+        return DropzoneSettings()
+    statistics = _require(section, "statistics", str, where, "dropzone.")
+    if statistics not in ("latest", "pooled"):
+        raise ConfigError(
+            f"{where}: 'dropzone.statistics' must be 'latest' or 'pooled', got {statistics!r}"
+        )
+    return DropzoneSettings(statistics=statistics)
+
+
+def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> Settings:
+    """Validates a parsed YAML document; `where` names it in error messages."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping at the top level")
+    unknown = set(raw) - {
+        "lake_root", "landing_root", "spark", "retention", "quality", "smrt", "dropzone"
+    }
+    if unknown:
+        raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}")
+    if not raw.get("lake_root"):
+        raise ConfigError(f"{where}: 'lake_root' is required")
+    lake_root = _absolute(str(raw["lake_root"]))
+    landing = raw.get("landing_root")
+    return Settings(
+        lake_root=lake_root,
+        landing_root=_absolute(str(landing)) if landing else _default_landing(lake_root),
+        spark=_spark_settings(raw, where),
+        retention=_retention_settings(raw, where),
+        quality=_quality_settings(raw, where),
+        smrt=_smrt_settings(raw, where),
+        dropzone=_dropzone_settings(raw, where),
+    )
+
+
+def read_yaml(path: Path | Traversable, what: str) -> Any:
+    """The parsed YAML document at `path`; a missing file or bad YAML is a ConfigError naming
+    `what` it should have been and the path."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"{what} not found: {path}") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Loads `path`, else METERLAKE_CONF, else the packaged local.yaml, and applies the
+    environment overrides."""
+    env = os.environ if env is None else env
+    named = path or env.get("METERLAKE_CONF")
+    conf_path = Path(named) if named else DEFAULT_CONF
+    settings = settings_from_mapping(read_yaml(conf_path, "configuration file"), str(conf_path))
+    if env.get("METERLAKE_LAKE"):
+        settings = settings.with_lake(_absolute(env["METERLAKE_LAKE"]))
+    if env.get("METERLAKE_LANDING"):
+        settings = replace(settings, landing_root=_absolute(env["METERLAKE_LANDING"]))
+    return settings

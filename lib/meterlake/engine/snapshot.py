@@ -1,0 +1,230 @@
+"""The one snapshot engine: every keyed dataset's silver table, kept by an incremental MERGE.
+
+Each run reads only the bronze rows appended since the dataset's last run (Delta change feed)
+and splits them into units (`KeyedDataset.held_by` plus the date): units silver already holds,
+and units it does not (a new day, a backfilled meter). For the first, it recomputes the touched
+keys' latest version from bronze (restricted to their date partitions) and MERGEs them with the
+literal date list; recomputing from bronze makes the MERGE idempotent and independent of
+processing order. The second cannot have older versions in bronze (every bronze row processed
+before is in silver), so their rows are appended as they are: no bronze re-read and no MERGE
+scan of partitions that only gain rows. Then the table's expectations run on what was written;
+a failure restores the previous version. A run that stopped after writing silver but before
+recording its progress sees those units as held on the re-run, so they go through the MERGE and
+nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StringType, StructType, TimestampType
+
+from meterlake.core.config import QualitySettings
+from meterlake.core.contracts import APPEND_ONLY, TableContract, struct_field
+from meterlake.core.interfaces import KeyedDataset
+from meterlake.core.lake import Lake, persisted
+from meterlake.quality.expectations import (
+    DQ_RESULTS,
+    dq_result_rows,
+    raise_on_failure,
+    run_expectations,
+)
+
+SNAPSHOT_PROGRESS = TableContract(
+    layer="ops",
+    name="snapshot_progress",
+    schema=StructType([
+        struct_field("source", StringType(), False),
+        struct_field("bronze_version", LongType(), False),
+        struct_field("silver_version", LongType()),
+        struct_field("rows_read", LongType(), False),
+        struct_field("rows_inserted", LongType(), False),
+        struct_field("rows_updated", LongType(), False),
+        struct_field("finished_at", TimestampType(), False),
+    ]),
+    grain="one row per snapshot run that merged something: the bronze version it reached",
+    keys=("source", "bronze_version"),
+    properties=APPEND_ONLY,
+)
+
+
+@dataclass(frozen=True)
+class SnapshotReport:
+    source: str
+    bronze_version: int
+    rows_read: int
+    rows_inserted: int
+    rows_updated: int
+    silver_version: int | None
+    dates_touched: int
+
+
+def held_units(
+    silver_df: DataFrame, new_rows_df: DataFrame, unit: list[str], dates: list[date]
+) -> DataFrame:
+    """The units (`unit` columns, the date last) of the new rows that silver already holds."""
+    return (
+        silver_df.filter(F.col(unit[-1]).isin(dates)).select(*unit)
+        .join(new_rows_df.select(*unit).distinct(), unit, how="left_semi").distinct()
+    )
+
+
+def touched_candidates(
+    bronze_df: DataFrame, new_rows_df: DataFrame, dataset: KeyedDataset, dates: list[date]
+) -> DataFrame:
+    """Every bronze version of the keys that new rows touch, read from the touched dates only."""
+    on = [*dataset.keys, dataset.date_column]
+    touched_keys = new_rows_df.select(*on).distinct()
+    return bronze_df.filter(F.col(dataset.date_column).isin(dates)).join(
+        touched_keys, on=on, how="left_semi"
+    )
+
+
+def partition_filter(column: str, dates: list[date]) -> str:
+    """`t.<column> IN (DATE'…', …)`: literal values, the only form Delta prunes a MERGE by;
+    build it from the update itself, so no row of the update falls outside it."""
+    literals = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
+    return f"t.{column} IN ({literals})"
+
+
+def merge_condition(dataset: KeyedDataset, dates: list[date]) -> str:
+    """Keys plus literal partition values, so Delta prunes the MERGE to the touched dates."""
+    keys = " AND ".join(f"t.{k} = s.{k}" for k in dataset.keys)
+    return f"{partition_filter(dataset.date_column, dates)} AND {keys}"
+
+
+def merge_into_silver(
+    silver: DeltaTable, rows_df: DataFrame, dataset: KeyedDataset, dates: list[date]
+) -> None:
+    (
+        silver.alias("t")
+        .merge(rows_df.alias("s"), merge_condition(dataset, dates))
+        .whenMatchedUpdateAll(condition=dataset.changed)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def last_progress(lake: Lake, source: str) -> int | None:
+    """The bronze version the last snapshot of `source` reached, None before the first."""
+    row = (
+        lake.read(SNAPSHOT_PROGRESS).filter(F.col("source") == source)
+        .agg(F.max("bronze_version").alias("v")).first()
+    )
+    return None if row is None or row["v"] is None else int(row["v"])
+
+
+def new_bronze_rows(
+    lake: Lake, bronze: TableContract, since: int | None, until: int
+) -> DataFrame:
+    """Rows appended to an append-only bronze table after version `since` up to `until`."""
+    path = lake.path(bronze)
+    if since is None:
+        return lake.spark.read.format("delta").option("versionAsOf", until).load(path)
+    return (
+        lake.spark.read.format("delta").option("readChangeFeed", "true")
+        .option("startingVersion", since + 1).option("endingVersion", until).load(path)
+        .filter(F.col("_change_type") == "insert")
+        .select(*bronze.column_names)
+    )
+
+
+def verify_or_restore(
+    lake: Lake, contract: TableContract, version: int, previous: int, dates: list[date],
+    quality: QualitySettings, appended_df: DataFrame | None = None,
+) -> None:
+    """Runs the contract's expectations on the touched date partitions of `version`, plus the
+    `appended_df` rows on other dates (rows of units that were new: checking them as written
+    spares reading every partition a backfill adds to); on failure restores `previous` and
+    raises, naming the failed expectation."""
+    date_column = contract.partition_by[0]
+    touched_df = lake.read(contract, version).filter(F.col(date_column).isin(dates))
+    scope_dates = set(dates)
+    if appended_df is not None:
+        touched_df = touched_df.unionByName(
+            appended_df.filter(~F.col(date_column).isin(dates)).select(*contract.column_names))
+        scope_dates |= {r[0] for r in appended_df.select(date_column).distinct().collect()}
+    scope = f"{date_column} in {len(scope_dates)} dates {min(scope_dates)}..{max(scope_dates)}"
+    # Each expectation is a Spark job of its own: read the touched rows once.
+    with persisted(touched_df) as cached_df:
+        results = run_expectations(cached_df, contract, quality)
+    lake.append_rows(DQ_RESULTS, dq_result_rows(results, contract.qualified_name, version, scope))
+    if not all(r.success for r in results):
+        lake.ensure(contract).restoreToVersion(previous)
+        raise_on_failure(results, contract.qualified_name)
+
+
+def merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, int]:
+    """(new version or None when nothing was committed, rows inserted, rows updated)."""
+    last = silver.history(1).select("version", "operationMetrics").first()
+    assert last is not None
+    if int(last["version"]) == before:
+        return None, 0, 0
+    metrics = last["operationMetrics"]
+    return (int(last["version"]), int(metrics.get("numTargetRowsInserted", 0)),
+            int(metrics.get("numTargetRowsUpdated", 0)))
+
+
+def merge_held(
+    lake: Lake, dataset: KeyedDataset, new_rows_df: DataFrame, held_df: DataFrame, until: int,
+    before: int,
+) -> tuple[list[date], int | None, int, int]:
+    """MERGEs the keys of held units, recomputed from bronze at `until`: (their dates, the new
+    silver version or None, rows inserted, rows updated)."""
+    date_column = dataset.date_column
+    dates = sorted({r[0] for r in held_df.select(date_column).distinct().collect()})
+    if not dates:
+        return dates, None, 0, 0
+    unit = [*dataset.held_by, date_column]
+    rows_df = dataset.latest(
+        touched_candidates(lake.read(dataset.bronze, until),
+                           new_rows_df.join(held_df, unit, how="left_semi"), dataset, dates),
+        lake.settings,
+    )
+    silver = lake.ensure(dataset.silver)
+    merge_into_silver(silver, rows_df, dataset, dates)
+    return dates, *merge_metrics(silver, before)
+
+
+def run_snapshot(lake: Lake, dataset: KeyedDataset) -> SnapshotReport:
+    """Merges the bronze rows of `dataset` that arrived since the last run into its silver
+    table."""
+    since = last_progress(lake, dataset.name)
+    until = lake.version(dataset.bronze)
+    if since == until:
+        return SnapshotReport(dataset.name, until, 0, 0, 0, None, 0)
+    date_column, unit = dataset.date_column, [*dataset.held_by, dataset.date_column]
+    with ExitStack() as cached:
+        new_rows_df = cached.enter_context(
+            persisted(new_bronze_rows(lake, dataset.bronze, since, until)))
+        dates = [r[0] for r in new_rows_df.select(date_column).distinct().collect()]
+        rows_read = new_rows_df.count()
+        before = lake.version(dataset.silver)
+        silver_version, inserted, updated = None, 0, 0
+        if dates:
+            held_df = cached.enter_context(persisted(
+                held_units(lake.read(dataset.silver, before), new_rows_df, unit, dates)))
+            merge_dates, silver_version, inserted, updated = merge_held(
+                lake, dataset, new_rows_df, held_df, until, before)
+            # One task per date writes it: one file per date appended, not one per task and date.
+            fresh_df = cached.enter_context(persisted(
+                dataset.latest(new_rows_df.join(held_df, unit, how="left_anti"), lake.settings)
+                .repartition(date_column)))
+            appended_df = None
+            if not fresh_df.isEmpty():  # an empty append would still commit a version
+                lake.append(dataset.silver, fresh_df)
+                appended_df, inserted = fresh_df, inserted + fresh_df.count()  # cached
+                silver_version = (before if silver_version is None else silver_version) + 1
+            if silver_version is not None:
+                verify_or_restore(lake, dataset.silver, silver_version, before, merge_dates,
+                                  lake.settings.quality, appended_df)
+    progress = (dataset.name, until, silver_version, rows_read, inserted, updated,
+                datetime.now(UTC))
+    lake.append_rows(SNAPSHOT_PROGRESS, [progress])
+    return SnapshotReport(dataset.name, until, rows_read, inserted, updated, silver_version,
+                          len(dates))

@@ -1,0 +1,2 @@
+"""Data quality: row rules applied to staging rows (`quarantine`) and table expectations run
+after a write (`expectations`)."""
