@@ -16,6 +16,7 @@ from pyspark.sql import SparkSession
 
 from meterlake.core.lake import Lake
 from meterlake.core.spark import build_session
+from tests.helpers.database_servers import running_servers
 from tests.helpers.lakes import MakeLake, copy_lake, lake_at, local_test_settings
 
 
@@ -50,3 +51,10 @@ def make_lake(spark: SparkSession, tmp_path: Path) -> MakeLake:
 def lake(make_lake: MakeLake) -> Lake:
     """An empty lake of the test's own, on tmp_path/lake."""
     return make_lake("lake")
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, str]]:
+    """PostgreSQL and MariaDB, started once for the session by infra/; their URLs by name."""
+    with running_servers() as urls:
+        yield urls

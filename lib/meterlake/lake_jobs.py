@@ -24,6 +24,7 @@ from meterlake.engine.snapshot import SnapshotReport, run_snapshot
 from meterlake.gold.dropzone_daily import run_dropzone_daily
 from meterlake.gold.meter_intervals import run_grid
 from meterlake.gold.rebuild import RebuildReport
+from meterlake.gold.region_temperature_hourly import run_region_temperature_hourly
 from meterlake.quality.quarantine import QUARANTINE
 from meterlake.receive.watcher import Watcher
 from meterlake.silver.meter_readings import SILVER_METER_READINGS
@@ -62,6 +63,7 @@ def run_rollups(lake: Lake) -> None:
     """The gold tables rebuilt from silver as part of `snapshot` (the grid is a job of its own,
     run after every source's snapshot)."""
     run_dropzone_daily(lake)
+    run_region_temperature_hourly(lake)
 
 
 def describe_snapshots(reports: list[SnapshotReport]) -> str:

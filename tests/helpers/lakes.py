@@ -14,8 +14,9 @@ from typing import Protocol
 
 from pyspark.sql import SparkSession
 
-from meterlake.core.config import QualitySettings, Settings, SparkSettings
+from meterlake.core.config import QualitySettings, Settings, SparkSettings, TemperatureSettings
 from meterlake.core.lake import Lake
+from tests.helpers.paths import FIXTURES
 
 
 class MakeLake(Protocol):
@@ -41,6 +42,7 @@ def local_test_settings(lake_root: Path) -> Settings:
                             delta_snapshot_partitions=1, ui_enabled=False,
                             conf={"spark.driver.memory": "4g",
                                   "spark.sql.ui.retainedExecutions": "100"}),
+        temperatures=TemperatureSettings(regions_dir=str(FIXTURES / "regions")),
     )
 
 

@@ -2,16 +2,14 @@
 MariaDB servers, started by infra/postgres.sh and infra/mariadb.sh on loopback (and stopped at
 the end when this session started them).
 
-One lake is staged (fixtures, re-run, correction, late file) and every stage is published to
-both servers, each from a freshly created schema: the lake is what costs time, not the databases.
+The servers are the session's (`servers` in tests/conftest.py). One lake is staged (fixtures,
+re-run, correction, late file) and every stage is published to both servers, each from a
+freshly created schema: the lake is what costs time, not the databases.
 """
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
@@ -20,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from meterlake.core.lake import Lake
 from meterlake.serve.publish.database import DatabaseUnreachableError, open_database
-from meterlake.serve.publish.models import Base, Reading
+from meterlake.serve.publish.models import Reading
 from meterlake.serve.publish.publisher import publish
-from tests.helpers.paths import REPO
+from tests.helpers.database_servers import SCRIPTS, reset_schema
 from tests.helpers.publish_case import (
     CORRECTED,
     Publications,
@@ -38,7 +36,6 @@ from tests.helpers.publish_case import (
 
 pytestmark = pytest.mark.slow
 
-SCRIPTS = {"postgresql": REPO / "infra" / "postgres.sh", "mariadb": REPO / "infra" / "mariadb.sh"}
 SERVERS = pytest.mark.parametrize("server", sorted(SCRIPTS))
 # What each server returns for a raw SELECT of 2020-06-06T09:15:00.123456Z: PostgreSQL a zoned
 # instant, MariaDB the naive UTC wall time of its DATETIME(6).
@@ -53,40 +50,6 @@ COLUMN_TYPE = {
                 "table_schema = DATABASE() AND table_name = 'readings' "
                 "AND column_name = 'interval_start'"),
 }
-
-
-def run_script(script: Path, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(script), command], capture_output=True, text=True,
-                          timeout=900, check=False)
-
-
-@pytest.fixture(scope="session")
-def servers() -> Iterator[dict[str, str]]:
-    """Both servers running; yields their URLs; stops those that were not running before."""
-    started = []
-    try:
-        urls = {}
-        for name, script in SCRIPTS.items():
-            was_running = run_script(script, "status").returncode == 0
-            result = run_script(script, "start")
-            assert result.returncode == 0, f"{script.name} start failed:\n{result.stderr}"
-            if not was_running:
-                started.append(script)
-            urls[name] = run_script(script, "url").stdout.strip()
-        yield urls
-    finally:
-        for script in started:
-            run_script(script, "stop")
-
-
-def reset_schema(url: str) -> None:
-    """Drops and recreates the published tables through the models."""
-    engine = create_engine(url)
-    try:
-        Base.metadata.drop_all(engine)
-        Base.metadata.create_all(engine)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from meterlake.cli.lake_jobs import add_lake_job_parsers
 from meterlake.cli.publish import add_publish_parser
 from meterlake.cli.serve import add_serve_parser
 from meterlake.cli.settle import add_settle_parser
+from meterlake.cli.temperature_receive import add_poll_parser, add_simulate_parser
+from meterlake.cli.temperatures import add_temperatures_parser
 from meterlake.cli.views import add_generate_parser, add_view_parsers
 
 
@@ -25,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_view_parsers(sub)
     add_publish_parser(sub)
     add_serve_parser(sub)
+    add_temperatures_parser(sub)
+    add_poll_parser(sub)
+    add_simulate_parser(sub)
     return parser
 
 

@@ -13,7 +13,8 @@ import sys
 from meterlake.cli.common import EXIT_BAD_INPUT, common_options, lake_from_args
 
 URL_VARIABLE = "METERLAKE_PUBLISH_URL"
-TABLE_NAMES = ("meters", "source_files", "readings")
+TABLE_NAMES = ("meters", "source_files", "readings", "region_temperature_hourly")
+DEFAULT_TABLES = TABLE_NAMES[:3]
 
 
 def table_list(text: str) -> tuple[str, ...]:
@@ -54,8 +55,9 @@ def add_publish_parser(sub: argparse._SubParsersAction) -> None:
         help="SQLAlchemy URL, e.g. postgresql+psycopg://user:password@host:5432/db "
              f"(default: ${URL_VARIABLE}, which keeps the password out of the process list)",
     )
-    publish.add_argument("--tables", type=table_list, default=TABLE_NAMES,
-                         help=f"comma-separated subset of {','.join(TABLE_NAMES)} (default: all)")
+    publish.add_argument("--tables", type=table_list, default=DEFAULT_TABLES,
+                         help=f"comma-separated subset of {','.join(TABLE_NAMES)} (default: "
+                              f"{','.join(DEFAULT_TABLES)})")
     publish.add_argument("--batch-rows", type=int, default=5000,
                          help="rows per transaction (default: 5000)")
     publish.set_defaults(handler=cmd_publish)

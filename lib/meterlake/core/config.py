@@ -66,6 +66,13 @@ class DropzoneSettings:
 
 
 @dataclass(frozen=True)
+class TemperatureSettings:
+    # The French regions' contours: La Poste's `laposte/singleGeoJson-<code>.json` and the names
+    # in `regions.geojson`. None until configured: only the temperature gold table needs it.
+    regions_dir: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     lake_root: str
     landing_root: str
@@ -74,6 +81,7 @@ class Settings:
     quality: QualitySettings = field(default_factory=QualitySettings)
     smrt: SmrtSettings = field(default_factory=SmrtSettings)
     dropzone: DropzoneSettings = field(default_factory=DropzoneSettings)
+    temperatures: TemperatureSettings = field(default_factory=TemperatureSettings)
 
     def with_lake(self, lake_root: str) -> Settings:
         """The same settings on another lake; landing follows the lake when it was derived."""
@@ -188,12 +196,22 @@ def _dropzone_settings(raw: Mapping[str, Any], where: str) -> DropzoneSettings:
     return DropzoneSettings(statistics=statistics)
 
 
+def _temperature_settings(raw: Mapping[str, Any], where: str) -> TemperatureSettings:
+    section = _section(raw, "temperatures", where)
+    _reject_unknown(section, {"regions_dir"}, "temperatures", where)
+    if section.get("regions_dir") is None:
+        return TemperatureSettings()
+    regions_dir = _require(section, "regions_dir", str, where, "temperatures.")
+    return TemperatureSettings(regions_dir=_absolute(regions_dir))
+
+
 def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> Settings:
     """Validates a parsed YAML document; `where` names it in error messages."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping at the top level")
     unknown = set(raw) - {
-        "lake_root", "landing_root", "spark", "retention", "quality", "smrt", "dropzone"
+        "lake_root", "landing_root", "spark", "retention", "quality", "smrt", "dropzone",
+        "temperatures",
     }
     if unknown:
         raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}")
@@ -209,6 +227,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> 
         quality=_quality_settings(raw, where),
         smrt=_smrt_settings(raw, where),
         dropzone=_dropzone_settings(raw, where),
+        temperatures=_temperature_settings(raw, where),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from pyspark.sql import SparkSession
@@ -52,6 +53,10 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
             if settings.spark.master.startswith("local"):
                 # A laptop lake talks to nobody: bind to loopback, not the first interface.
                 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+                # Python steps (the region contours) run in worker processes, which must import
+                # meterlake and shapely: the driver's interpreter has both, `python3` on the
+                # PATH may have neither.
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.jars", ",".join(str(p) for p in jar_paths()))
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)

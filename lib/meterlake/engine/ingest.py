@@ -164,17 +164,19 @@ def split_duplicates(
 
 
 def _files_df(lake: Lake, files: list[LandedFile]) -> DataFrame:
-    """One row per landed file: its bytes and lineage, read by Spark (works on any filesystem).
+    """One row per landed file: its bytes, lineage and the receiver's `context` (null when it
+    recorded none), read by Spark (works on any filesystem).
 
     Hash-partitioned by `_ingest_id` into one partition per core: a file's lines then stay in
     one partition through parsing, so per-file checks (a window over `_ingest_id`, ...) need
     no shuffle of the lines. An explicit partition count, so adaptive execution keeps it.
     """
     lineage_df = lake.spark.createDataFrame(
-        [(f.ingest_id, f.original_name, f.received_at, f.sha256, f.landing_path, f.byte_size)
+        [(f.ingest_id, f.original_name, f.received_at, f.sha256, f.landing_path, f.byte_size,
+          f.context)
          for f in files],
         "_ingest_id string, _source_file string, _received_at timestamp, "
-        "_file_sha256 string, landing_path string, byte_size long",
+        "_file_sha256 string, landing_path string, byte_size long, context map<string,string>",
     )
     content_df = (
         lake.spark.read.format("binaryFile")

@@ -39,6 +39,9 @@ class LandedFile:
     # Why a receiver refused what it kept (source `<name>_rejected`); None for accepted bytes.
     # Defaulted so metadata written before the field existed still loads.
     rejection: str | None = None
+    # What the receiver knew about the delivery beyond the bytes (a poller: the request's start,
+    # URL, status and latency), for the source's parse step. Defaulted like `rejection`.
+    context: dict[str, str] | None = None
 
     def to_json(self) -> str:
         record = asdict(self)
@@ -142,6 +145,7 @@ def _land_chunks(
     chunks: Iterable[bytes],
     sender: str | None,
     rejection: str | None,
+    context: dict[str, str] | None = None,
 ) -> LandedFile:
     """Writes data then metadata into `slot`, each under a dot-prefixed temporary name, fsynced
     and renamed, then fsyncs the directory: once this returns, a crash loses nothing."""
@@ -163,6 +167,7 @@ def _land_chunks(
         byte_size=size,
         sender=sender,
         rejection=rejection,
+        context=context,
     )
     meta_temporary = directory / f".{final.name}{META_SUFFIX}.{scratch}.tmp"
     _write_durably(meta_temporary, [landed.to_json().encode("utf-8")])
@@ -190,15 +195,17 @@ def land_bytes(
     sender: str | None = None,
     rejection: str | None = None,
     slot: LandingSlot | None = None,
+    context: dict[str, str] | None = None,
 ) -> LandedFile:
     """Lands `data` (bytes received over the network) unchanged under the original name `name`.
 
-    `rejection` records why a receiver refused the bytes it keeps for lineage. `slot` (from
+    `rejection` records why a receiver refused the bytes it keeps for lineage; `context` what
+    it knew of the delivery (see `LandedFile.context`). `slot` (from
     `reserve_slot`) lands into a place decided earlier, for example one recorded under an
     idempotency key before writing; landing the same bytes into one slot again is harmless.
     """
     slot = slot or reserve_slot(landing_root, source, name)
-    return _land_chunks(slot, source, name, [data], sender, rejection)
+    return _land_chunks(slot, source, name, [data], sender, rejection, context)
 
 
 def is_landed(landing_path: str | Path) -> bool:

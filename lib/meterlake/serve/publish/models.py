@@ -7,6 +7,9 @@ Grain and keys:
 - `source_files`: one row per loaded file (`ingest_id`), from `ops.ingest_log`.
 - `readings`: one row per (`meter_id`, `interval_start`): the current value of silver and the
   file (`ingest_id`) and line it came from.
+- `region_temperature_hourly`: one row per (`hour`, `region`, `assignment`): the mean temperature
+  of `gold.region_temperature_hourly`, with the partner spec's column names (`region` is the
+  INSEE region code, `numberOfPoints` the points behind the mean).
 - `publish_state`: one row per published table (`table_name`): the silver version and the
   arrival watermark it reached.
 
@@ -110,6 +113,19 @@ class Reading(Base):
         String(64), ForeignKey("source_files.ingest_id"), index=True
     )
     source_line: Mapped[int] = mapped_column(Integer)
+
+
+class RegionTemperatureHourly(Base):
+    """One row per import hour (UTC), region and assignment: the mean temperature."""
+
+    __tablename__ = "region_temperature_hourly"
+
+    hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    region: Mapped[str] = mapped_column(String(8), primary_key=True)
+    assignment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    region_name: Mapped[str] = mapped_column(String(128))
+    temperature: Mapped[float] = mapped_column(Double())
+    number_of_points: Mapped[int] = mapped_column("numberOfPoints", BigInteger)
 
 
 class PublishState(Base):

@@ -48,9 +48,14 @@ from meterlake.serve.publish.frames import (
     to_reading_rows,
 )
 from meterlake.serve.publish.models import PublishState, SourceFile
+from meterlake.serve.publish.region_temperatures import TABLE as REGION_TEMPERATURE_TABLE
+from meterlake.serve.publish.region_temperatures import publish_region_temperatures
 from meterlake.silver.meter_readings import SILVER_METER_READINGS
 
-TABLES: tuple[str, ...] = ("meters", "source_files", "readings")
+# The tables of silver's meter readings, published by default, and the temperature gold table,
+# published when named (`--tables region_temperature_hourly`).
+METER_TABLES: tuple[str, ...] = ("meters", "source_files", "readings")
+TABLES: tuple[str, ...] = (*METER_TABLES, REGION_TEMPERATURE_TABLE)
 # Beyond this many files new to the database, republishing everything is simpler and as correct
 # as a literal list of their ids in the silver filter.
 MAX_NEW_FILES_FILTER = 1000
@@ -241,7 +246,7 @@ def _new_files(lake: Lake, known: set[str]) -> tuple[DataFrame, list[str], set[s
 def publish(
     lake: Lake,
     database_url: str,
-    tables: Sequence[str] = TABLES,
+    tables: Sequence[str] = METER_TABLES,
     batch_rows: int = 5000,
 ) -> PublishReport:
     """Upserts what is new in silver (and new loaded files) into the database at `database_url`.
@@ -280,6 +285,9 @@ def _publish(lake: Lake, engine: Engine, chosen: tuple[str, ...], batch_rows: in
         readings_df = to_reading_rows(
             filter_unpublished(silver_df, run.watermark("readings"), listed))
         run.write("readings", _reading_rows(readings_df, file_ids, tally), tally)
+    if REGION_TEMPERATURE_TABLE in chosen:
+        tallies[REGION_TEMPERATURE_TABLE].rows = publish_region_temperatures(
+            lake, engine, run.published_at)
     marked = next((t for t in ("readings", "meters") if t in chosen), None)
     state = _read_state(engine)[0].get(marked) if marked else None
     return PublishReport(
