@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -204,25 +205,7 @@ def iter_polls(
 
 
 def poll_temperatures(
-    url: str,
-    api_key: str,
-    landing_root: str | Path,
-    *,
-    every_seconds: float,
-    polls: int,
-    timeout_seconds: float = 10.0,
-    max_attempts: int = 5,
-    backoff_base_seconds: float = 0.5,
-    backoff_max_seconds: float = 30.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    rng: random.Random | None = None,
-    client: httpx.Client | None = None,
+    url: str, api_key: str, landing_root: str | Path, *, polls: int, **options: Any
 ) -> list[PollOutcome]:
-    """`polls` polls of `url`, their outcomes in order; see `iter_polls`."""
-    return list(iter_polls(
-        url, api_key, landing_root, every_seconds=every_seconds, polls=polls,
-        timeout_seconds=timeout_seconds, max_attempts=max_attempts,
-        backoff_base_seconds=backoff_base_seconds, backoff_max_seconds=backoff_max_seconds,
-        sleep=sleep, clock=clock, rng=rng, client=client,
-    ))
+    """`polls` polls of `url`, their outcomes in order; `options` as for `iter_polls`."""
+    return list(iter_polls(url, api_key, landing_root, polls=polls, **options))

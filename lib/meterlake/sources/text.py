@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from meterlake.core.contracts import LINEAGE_COLUMNS
+from meterlake.core.contracts import LINEAGE_COLUMNS, TableContract
 from meterlake.core.instants import (
     FIRST_INSTANT_US,
     LAST_INSTANT_US,
     SPARK_INSTANT_FORMATS,
     SPARK_INSTANT_PATTERN,
 )
+from meterlake.core.interfaces import ParsedFiles
+from meterlake.quality.quarantine import filter_valid, to_quarantine_rows, with_violations
 
 _BOM = "\ufeff"
 
@@ -79,3 +83,26 @@ def instant_column(raw: Column) -> Column:
     pinned_us = F.least(F.greatest(shaped_us, below), above)
     return F.timestamp_micros(F.nullif(F.nullif(pinned_us, below), above))
 
+
+
+def split_records(
+    checked_files_df: DataFrame,
+    explode: Callable[[DataFrame], DataFrame],
+    bronze: TableContract,
+    to_bronze: Callable[[DataFrame], DataFrame],
+    source: str,
+) -> ParsedFiles:
+    """The end every JSON parse step shares: the accepted files (`rejection` null) exploded
+    into records, checked by the bronze contract's row rules, and split into bronze rows
+    (`to_bronze` derives the rest of the contract's columns) and quarantine rows."""
+    checked_df = (
+        checked_files_df.filter(F.col("rejection").isNull())
+        .transform(explode)
+        .transform(with_violations, bronze.row_rules)
+    )
+    return ParsedFiles(
+        verdicts_df=checked_files_df.select("_ingest_id", "rejection"),
+        bronze_df=filter_valid(checked_df).transform(to_bronze).select(*bronze.column_names),
+        quarantine_df=to_quarantine_rows(checked_df, source),
+        staged_dfs=(checked_df,),
+    )

@@ -14,7 +14,6 @@ from pyspark.sql import functions as F
 
 from meterlake.core.config import Settings
 from meterlake.core.interfaces import FileSource, ParsedFiles
-from meterlake.quality.quarantine import filter_valid, to_quarantine_rows, with_violations
 from meterlake.sources import text
 from meterlake.sources.dropzone import NAME
 from meterlake.sources.dropzone.contract import BRONZE_DROPZONE
@@ -70,19 +69,8 @@ def with_statistics(payloads_df: DataFrame) -> DataFrame:
 
 def parse_files(files_df: DataFrame, settings: Settings) -> ParsedFiles:
     """Verdicts, bronze rows and quarantined payloads of landed dropzone request bodies."""
-    checked_files = files_df.transform(with_payloads)
-    checked = (
-        checked_files.filter(F.col("rejection").isNull())
-        .transform(explode_payloads)
-        .transform(with_violations, BRONZE_DROPZONE.row_rules)
-    )
-    return ParsedFiles(
-        verdicts_df=checked_files.select("_ingest_id", "rejection"),
-        bronze_df=filter_valid(checked).transform(with_statistics)
-        .select(*BRONZE_DROPZONE.column_names),
-        quarantine_df=to_quarantine_rows(checked, NAME),
-        staged_dfs=(checked,),
-    )
+    return text.split_records(files_df.transform(with_payloads), explode_payloads,
+                              BRONZE_DROPZONE, with_statistics, NAME)
 
 
 DROPZONE_FILES = FileSource(

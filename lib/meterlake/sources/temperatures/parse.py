@@ -13,7 +13,6 @@ from pyspark.sql import functions as F
 
 from meterlake.core.config import Settings
 from meterlake.core.interfaces import FileSource, ParsedFiles
-from meterlake.quality.quarantine import filter_valid, to_quarantine_rows, with_violations
 from meterlake.sources import text
 from meterlake.sources.temperatures import NAME
 from meterlake.sources.temperatures.contract import BRONZE_TEMPERATURE_RECORDS
@@ -81,19 +80,8 @@ def with_record_columns(records_df: DataFrame) -> DataFrame:
 
 def parse_files(files_df: DataFrame, settings: Settings) -> ParsedFiles:
     """Verdicts, bronze rows and quarantined records of landed temperature responses."""
-    checked_files = files_df.transform(with_records)
-    checked = (
-        checked_files.filter(F.col("rejection").isNull())
-        .transform(explode_records)
-        .transform(with_violations, BRONZE_TEMPERATURE_RECORDS.row_rules)
-    )
-    return ParsedFiles(
-        verdicts_df=checked_files.select("_ingest_id", "rejection"),
-        bronze_df=filter_valid(checked).transform(with_record_columns)
-        .select(*BRONZE_TEMPERATURE_RECORDS.column_names),
-        quarantine_df=to_quarantine_rows(checked, NAME),
-        staged_dfs=(checked,),
-    )
+    return text.split_records(files_df.transform(with_records), explode_records,
+                              BRONZE_TEMPERATURE_RECORDS, with_record_columns, NAME)
 
 
 # The same bytes again (a response landed twice, or a file ingested again) load nothing.
