@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SAMPLE := var/sample/utility_drops
 
 .DEFAULT_GOAL := help
-.PHONY: help setup jars run test test-fast lint typecheck bench bench-full package clean
+.PHONY: help setup jars run run-temperatures test test-fast lint typecheck bench bench-full package clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,16 @@ run: setup ## The main job on the local lake: generate drops, ingest, snapshot, 
 	    --drops-per-day 4 --correction-rate 0.03 --new-meters 3 --bad-row-rate 0.002
 	$(BIN)/meterlake pipeline utility_drops $(SAMPLE)
 	$(BIN)/meterlake settle --month 2020-06 --book conf/settlement.yaml
+
+TEMPERATURE_PORT ?= 8765
+run-temperatures: setup ## Demo of the temperature source: the API simulator, 3 polls, ingest, snapshot, compare
+	export METERLAKE_TEMPERATURE_API_KEY=demo-key-$$RANDOM; \
+	$(BIN)/meterlake simulate temperature-api --port $(TEMPERATURE_PORT) --seed 7 --error-rate 0.2 & \
+	simulator=$$!; trap 'kill $$simulator' EXIT; sleep 2; \
+	$(BIN)/meterlake poll temperatures --url http://127.0.0.1:$(TEMPERATURE_PORT)/ --every 2 --polls 3 && \
+	$(BIN)/meterlake ingest temperatures && \
+	$(BIN)/meterlake snapshot && \
+	$(BIN)/meterlake temperatures compare
 
 test: setup ## Every test: unit, integration and the slow end-to-end suites
 	$(BIN)/pytest tests
