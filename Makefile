@@ -19,10 +19,18 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(INSTALLED) jars ## Create .venv, install pinned packages, fetch the Delta jars
+setup: $(INSTALLED) jars assets ## Create .venv, install pinned packages, fetch the Delta jars and uPlot
 
 jars: $(INSTALLED)
 	$(BIN)/python -m meterlake.core.jars fetch
+
+# The dashboard's charting library, pinned and checked against npm's integrity, cached outside git.
+assets: $(INSTALLED)
+	$(BIN)/python -m meterlake.serve.assets fetch
+
+# The browser tests drive Debian's chromium; Playwright never downloads one.
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 run: setup ## The main job on the local lake: generate drops, ingest, snapshot, grid, settle
 	rm -rf $(SAMPLE)
@@ -41,7 +49,7 @@ run-temperatures: setup ## Demo of the temperature source: the API simulator, 3 
 	$(BIN)/meterlake snapshot && \
 	$(BIN)/meterlake temperatures compare
 
-test: setup ## Every test: unit, integration and the slow end-to-end suites
+test: setup chromium ## Every test: unit, integration and the slow end-to-end suites
 	$(BIN)/pytest tests
 
 test-fast: setup ## Unit and integration tests, without the slow end-to-end suites
@@ -59,6 +67,9 @@ bench: setup ## Benchmarks, quick suite (a few minutes): bench/RESULTS.md, then 
 
 bench-full: setup ## Benchmarks, full suite (under an hour): bench/RESULTS-full.md at larger scale factors
 	$(BIN)/python -m bench.run --suite full --runs 3 --out bench/RESULTS-full.md
+
+bench-dashboard: setup chromium ## Dashboard benchmark (browser included), quick: bench/DASHBOARD_RESULTS.md
+	$(BIN)/python -m bench.dashboard --suite quick
 
 package: setup ## dist/meterlake.zip for spark-submit --py-files, and a wheel
 	rm -rf dist && mkdir -p dist

@@ -10,6 +10,7 @@ from meterlake.engine.ingest import INGEST_BATCHES, INGEST_LOG
 from meterlake.engine.snapshot import SNAPSHOT_PROGRESS
 from meterlake.gold.dropzone_daily import GOLD_DROPZONE_DAILY
 from meterlake.gold.meter_intervals import GOLD_METER_INTERVALS_15MIN
+from meterlake.gold.meter_usage_hourly import GOLD_METER_USAGE_HOURLY
 from meterlake.gold.region_temperature_hourly import GOLD_REGION_TEMPERATURE_HOURLY
 from meterlake.gold.settlement.tables import (
     GOLD_SETTLEMENT_LINES,
@@ -26,6 +27,7 @@ SILVER_TABLES: tuple[TableContract, ...] = tuple(
 )
 GOLD_TABLES: tuple[TableContract, ...] = (
     GOLD_METER_INTERVALS_15MIN,
+    GOLD_METER_USAGE_HOURLY,
     GOLD_DROPZONE_DAILY,
     GOLD_REGION_TEMPERATURE_HOURLY,
     GOLD_SETTLEMENT_LINES,

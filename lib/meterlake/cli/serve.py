@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ APP = "meterlake.serve.app:create_app"
 def _export_settings(args: argparse.Namespace) -> None:
     """Puts the command's options where every worker's `http_settings_from_env` finds them."""
     from meterlake.receive.http_ingest import MAX_BODY_VARIABLE
+    from meterlake.serve.sessions import SECRET_VARIABLE
 
     if args.conf:
         os.environ["METERLAKE_CONF"] = str(Path(args.conf).resolve())
@@ -28,6 +30,9 @@ def _export_settings(args: argparse.Namespace) -> None:
         os.environ["METERLAKE_LAKE"] = str(Path(args.lake).resolve())
     if args.max_body_bytes is not None:
         os.environ[MAX_BODY_VARIABLE] = str(args.max_body_bytes)
+    # One secret for every worker, so a dashboard session issued by one is valid in all; drawn
+    # per start unless pinned (then sessions also survive a restart).
+    os.environ.setdefault(SECRET_VARIABLE, secrets.token_urlsafe(32))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -42,9 +47,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"meterlake serve: lake {settings.lake_root}, landing {settings.landing_root}, "
           f"{len(settings.api_keys)} API keys, body limit {settings.max_body_bytes} bytes",
           file=sys.stderr)
+    _warn_without_chart_library()
     uvicorn.run(APP, factory=True, host=args.host, port=args.port, workers=args.workers,
                 access_log=not args.no_access_log, server_header=False)
     return 0
+
+
+def _warn_without_chart_library() -> None:
+    from meterlake.serve.assets import MissingAssetsError, require_vendor_files
+
+    try:
+        require_vendor_files()
+    except MissingAssetsError as missing:
+        print(f"meterlake serve: the dashboard cannot draw charts: {missing}", file=sys.stderr)
 
 
 def _positive(text: str) -> int:
@@ -59,7 +74,8 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     [--lake DIR] [--conf FILE]`."""
     serve = sub.add_parser(
         "serve", parents=[common_options()],
-        help="HTTP service: POST /v1/dropzone and the read API (keys in METERLAKE_API_KEYS)",
+        help="HTTP service: POST /v1/dropzone, the read API and the dashboard (keys in "
+             "METERLAKE_API_KEYS)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")

@@ -20,6 +20,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -73,6 +74,15 @@ class TemperatureSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    # The zone of the dashboard's time axis until the user picks another: the one place local
+    # time appears (the lake is UTC). An IANA name, checked when the configuration loads.
+    time_zone: str = "UTC"
+    # How long a dashboard sign-in lasts before the browser is sent to sign in again.
+    session_hours: int = 8
+
+
+@dataclass(frozen=True)
 class Settings:
     lake_root: str
     landing_root: str
@@ -82,6 +92,7 @@ class Settings:
     smrt: SmrtSettings = field(default_factory=SmrtSettings)
     dropzone: DropzoneSettings = field(default_factory=DropzoneSettings)
     temperatures: TemperatureSettings = field(default_factory=TemperatureSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
     def with_lake(self, lake_root: str) -> Settings:
         """The same settings on another lake; landing follows the lake when it was derived."""
@@ -205,13 +216,31 @@ def _temperature_settings(raw: Mapping[str, Any], where: str) -> TemperatureSett
     return TemperatureSettings(regions_dir=_absolute(regions_dir))
 
 
+def _dashboard_settings(raw: Mapping[str, Any], where: str) -> DashboardSettings:
+    section = _section(raw, "dashboard", where)
+    _reject_unknown(section, {"time_zone", "session_hours"}, "dashboard", where)
+    defaults = DashboardSettings()
+    zone = (_require(section, "time_zone", str, where, "dashboard.")
+            if "time_zone" in section else defaults.time_zone)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: 'dashboard.time_zone' is not a known time zone: {zone!r}"
+                          ) from None
+    hours = (_require(section, "session_hours", int, where, "dashboard.")
+             if "session_hours" in section else defaults.session_hours)
+    if not 1 <= hours <= 24 * 30:
+        raise ConfigError(f"{where}: 'dashboard.session_hours' must be 1 to 720, got {hours}")
+    return DashboardSettings(time_zone=zone, session_hours=hours)
+
+
 def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> Settings:
     """Validates a parsed YAML document; `where` names it in error messages."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping at the top level")
     unknown = set(raw) - {
         "lake_root", "landing_root", "spark", "retention", "quality", "smrt", "dropzone",
-        "temperatures",
+        "temperatures", "dashboard",
     }
     if unknown:
         raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}")
@@ -228,6 +257,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> 
         smrt=_smrt_settings(raw, where),
         dropzone=_dropzone_settings(raw, where),
         temperatures=_temperature_settings(raw, where),
+        dashboard=_dashboard_settings(raw, where),
     )
 
 

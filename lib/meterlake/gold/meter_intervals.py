@@ -20,6 +20,7 @@ from pyspark.sql.types import (
 
 from meterlake.core.contracts import Retention, TableContract, interval_date_of, struct_field
 from meterlake.core.lake import Lake
+from meterlake.gold.meter_usage_hourly import run_usage_hourly
 from meterlake.gold.rebuild import RebuildReport, rebuild_from_silver
 from meterlake.silver.meter_readings import SILVER_METER_READINGS
 
@@ -100,6 +101,9 @@ def build_meter_intervals(silver_df: DataFrame) -> DataFrame:
 
 def run_grid(lake: Lake) -> RebuildReport:
     """Rebuilds the grid from silver at its current version, pinned for the whole run; skipped
-    when the grid was already built from that version."""
-    return rebuild_from_silver(lake, GOLD_METER_INTERVALS_15MIN, SILVER_METER_READINGS,
-                               build_meter_intervals)
+    when the grid was already built from that version. Then its hourly rollup for the
+    dashboard (`gold.meter_usage_hourly`), likewise skipped when the grid did not move."""
+    report = rebuild_from_silver(lake, GOLD_METER_INTERVALS_15MIN, SILVER_METER_READINGS,
+                                 build_meter_intervals)
+    run_usage_hourly(lake, GOLD_METER_INTERVALS_15MIN)
+    return report

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from meterlake.core.config import load_settings
+from meterlake.core.config import DashboardSettings, load_settings
 from meterlake.receive import http_docs
 from meterlake.receive.dropzone_landing import Received, receive_or_reject
 from meterlake.receive.http_auth import INGEST, KEYS_VARIABLE, ApiKey, parse_api_keys, require_scope
@@ -48,6 +48,7 @@ class HttpSettings:
     landing_root: str
     api_keys: tuple[ApiKey, ...]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
 
 def http_settings_from_env(env: Mapping[str, str] | None = None) -> HttpSettings:
@@ -61,7 +62,7 @@ def http_settings_from_env(env: Mapping[str, str] | None = None) -> HttpSettings
     limit_text = env.get(MAX_BODY_VARIABLE, str(DEFAULT_MAX_BODY_BYTES))
     if not limit_text.isdigit() or int(limit_text) < 1:
         raise ValueError(f"{MAX_BODY_VARIABLE} must be a positive integer, got {limit_text!r}")
-    return HttpSettings(lake.lake_root, lake.landing_root, keys, int(limit_text))
+    return HttpSettings(lake.lake_root, lake.landing_root, keys, int(limit_text), lake.dashboard)
 
 
 def _utc_text(instant: datetime) -> str:

@@ -13,13 +13,15 @@ from meterlake import __version__
 from meterlake.receive import http_docs
 from meterlake.receive.http_ingest import HttpSettings, http_settings_from_env, ingest_router
 from meterlake.receive.http_request import validation_message
+from meterlake.serve import sessions
 from meterlake.serve.api import read_router
+from meterlake.serve.dashboard import dashboard_router
 from meterlake.serve.delta_reads import LatestTables
 
 
 def create_app(settings: HttpSettings | None = None) -> FastAPI:
-    """The app: ingest and read routes, the API keys and the lake of `settings` (by default
-    from the environment)."""
+    """The app: ingest and read routes, the dashboard, the API keys and the lake of `settings`
+    (by default from the environment)."""
     settings = settings or http_settings_from_env()
     # FastAPIOffline serves Swagger UI and ReDoc from files in its package instead of a CDN:
     # /docs must render on a network that reaches nothing outside (and for this machine).
@@ -28,7 +30,9 @@ def create_app(settings: HttpSettings | None = None) -> FastAPI:
     app.state.http = settings
     app.state.api_keys = settings.api_keys
     app.state.tables = LatestTables(settings.lake_root)
+    app.state.session_secret = sessions.session_secret()
     app.add_exception_handler(RequestValidationError, validation_message)
     app.include_router(ingest_router())
     app.include_router(read_router())
+    app.include_router(dashboard_router())
     return app
