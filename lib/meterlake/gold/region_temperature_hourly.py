@@ -11,6 +11,7 @@ there are, per assignment, in `ops.dq_results`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from pyspark.sql.types import DoubleType, LongType, StringType, StructType, Time
 
 from meterlake.core.config import ConfigError, Settings
 from meterlake.core.contracts import Retention, TableContract, struct_field
-from meterlake.core.lake import Lake
+from meterlake.core.lake import Lake, persisted
 from meterlake.gold.rebuild import RebuildReport, rebuild_from_silver
 from meterlake.quality.expectations import DQ_RESULTS
 from meterlake.silver.temperature_records import SILVER_TEMPERATURE_RECORDS
@@ -142,12 +143,21 @@ def run_region_temperature_hourly(lake: Lake) -> RebuildReport | None:
     points outside every region; None while no temperature was ever loaded."""
     if not lake.exists(SILVER_TEMPERATURE_RECORDS):
         return None
-    regions = configured_regions(lake.settings)
-    report = rebuild_from_silver(
-        lake, GOLD_REGION_TEMPERATURE_HOURLY, SILVER_TEMPERATURE_RECORDS,
-        lambda records_df: hourly_means(assigned_points(records_df, regions), regions))
-    if report.is_rebuilt:
-        silver_df = lake.read(SILVER_TEMPERATURE_RECORDS, report.silver_version)
-        counts = outside_every_region(assigned_points(silver_df, regions))
-        lake.append_rows(DQ_RESULTS, _outside_rows(counts, report.silver_version))
+    assigned: list[DataFrame] = []
+    with ExitStack() as cached:
+
+        def build(records_df: DataFrame) -> DataFrame:
+            # Contours are read only when a rebuild is due (a snapshot with nothing new for
+            # temperatures skips them); the means and the quality record read the same
+            # assignment: one polygon pass.
+            regions = configured_regions(lake.settings)
+            assigned.append(cached.enter_context(persisted(
+                assigned_points(records_df, regions))))
+            return hourly_means(assigned[0], regions)
+
+        report = rebuild_from_silver(lake, GOLD_REGION_TEMPERATURE_HOURLY,
+                                     SILVER_TEMPERATURE_RECORDS, build)
+        if report.is_rebuilt:
+            counts = outside_every_region(assigned[0])
+            lake.append_rows(DQ_RESULTS, _outside_rows(counts, report.silver_version))
     return report

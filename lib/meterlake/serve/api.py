@@ -52,14 +52,16 @@ def _with_404(example: str) -> dict[int | str, dict[str, Any]]:
     return {**_ERRORS, 404: error("nothing to read yet", example)}
 
 
-def _tables(request: Request) -> reads.LatestTables:
+def lake_tables(request: Request) -> reads.LatestTables:
+    """The app's open tables (refreshed per request); the dashboard's routes read them too."""
     tables: reads.LatestTables = request.app.state.tables
     return tables
 
 
-def _table(request: Request, ref: reads.TableRef) -> reads.TableVersion:
+def latest_table(request: Request, ref: reads.TableRef) -> reads.TableVersion:
+    """`ref` at its latest version; 404 saying what creates it while it does not exist."""
     try:
-        return _tables(request).latest(ref)
+        return lake_tables(request).latest(ref)
     except reads.MissingTableError as missing:
         raise HTTPException(404, str(missing)) from None
 
@@ -101,7 +103,7 @@ def health() -> Health:
 
 def meters_count(request: Request) -> MeterCount:
     """How many meters and readings silver holds, per source and commodity."""
-    total, per_source = reads.meter_counts(_table(request, reads.SILVER_METER_READINGS))
+    total, per_source = reads.meter_counts(latest_table(request, reads.SILVER_METER_READINGS))
     by_source = [SourceCount(**row) for row in per_source]
     return MeterCount(meters=total, readings=sum(s.readings for s in by_source),
                       by_source=by_source)
@@ -126,7 +128,7 @@ def meter_readings(
     downsampled server-side to the means of at most that many equal time buckets (from `start`,
     or the first reading, to `end`, or the end of the last reading's interval)."""
     start_at, end_at = parse_range(start, end)
-    found = reads.meter_readings(_table(request, reads.SILVER_METER_READINGS), meter_id,
+    found = reads.meter_readings(latest_table(request, reads.SILVER_METER_READINGS), meter_id,
                                  start_at, end_at)
     unit = found.column("unit")[0].as_py() if found.num_rows else None
     answer = MeterReadings(meter_id=meter_id, start=start_at, end=end_at, unit=unit,
@@ -160,14 +162,14 @@ def files(
     limit: Limit = 1000,
 ) -> ReceivedFiles:
     """Received files with their outcome, in arrival order (from ops.ingest_log)."""
-    rows = reads.received_files(_table(request, reads.INGEST_LOG), source,
+    rows = reads.received_files(latest_table(request, reads.INGEST_LOG), source,
                                 parse_instant("since", since), limit)
     return ReceivedFiles(files=[_file(row) for row in rows])
 
 
 def files_last(request: Request, source: Source = None) -> ReceivedFile:
     """The file received last, and what became of it."""
-    row = reads.last_file(_table(request, reads.INGEST_LOG), source)
+    row = reads.last_file(latest_table(request, reads.INGEST_LOG), source)
     if row is None:
         raise HTTPException(404, "no file received" + (f" from {source}" if source else ""))
     return _file(row)
@@ -178,7 +180,8 @@ def dropzone_stats(
 ) -> DropzoneStats:
     """Per-UTC-timestamp statistics of the dropzone payloads with start <= time < end."""
     start_at, end_at = parse_range(start, end)
-    rows = reads.dropzone_stats(_table(request, reads.SILVER_DROPZONE), start_at, end_at, limit)
+    rows = reads.dropzone_stats(latest_table(request, reads.SILVER_DROPZONE), start_at, end_at,
+                                limit)
     return DropzoneStats(stats=[
         DropzoneStat(**{**row, "ingest_id": row.get("_ingest_id"),
                         "received_at": row.get("_received_at")})
@@ -189,7 +192,7 @@ def dropzone_stats(
 def settlements(request: Request, limit: Limit = 1000) -> Settlements:
     """Settlement runs (gold.settlement_summary), once there are any."""
     try:
-        summary = _tables(request).latest(reads.GOLD_SETTLEMENT_SUMMARY)
+        summary = lake_tables(request).latest(reads.GOLD_SETTLEMENT_SUMMARY)
     except reads.MissingTableError:
         raise HTTPException(404, "no settlement runs yet") from None
     return Settlements(table_version=summary.version, rows=reads.first_rows(summary, limit))

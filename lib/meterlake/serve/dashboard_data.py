@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from meterlake.serve import dashboard_reads as dreads
 from meterlake.serve import delta_reads as reads
 from meterlake.serve import sessions
-from meterlake.serve.api import parse_instant
+from meterlake.serve.api import lake_tables, latest_table, parse_instant
 from meterlake.serve.delta_reads import jsonable
 from meterlake.serve.usage_series import UsageSeries, usage_series
 
@@ -35,18 +35,6 @@ def require_data_session(request: Request) -> sessions.Session:
     if session is None:
         raise HTTPException(401, "no valid dashboard session: sign in at /dashboard/sign-in")
     return session
-
-
-def _tables(request: Request) -> reads.LatestTables:
-    tables: reads.LatestTables = request.app.state.tables
-    return tables
-
-
-def _latest(request: Request, ref: reads.TableRef) -> reads.TableVersion:
-    try:
-        return _tables(request).latest(ref)
-    except reads.MissingTableError as missing:
-        raise HTTPException(404, str(missing)) from None
 
 
 def parse_meters(text: str) -> list[str]:
@@ -70,7 +58,7 @@ def parse_zone(name: str) -> ZoneInfo:
 
 
 def _known(request: Request, meters: list[str]) -> dict[str, dreads.MeterSpan]:
-    spans = dreads.meter_spans(_latest(request, dreads.GOLD_METER_USAGE_HOURLY))
+    spans = dreads.meter_spans(latest_table(request, dreads.GOLD_METER_USAGE_HOURLY))
     unknown = [m for m in meters if m not in spans]
     if unknown:
         raise HTTPException(404, f"no 15-minute readings for meters {unknown}")
@@ -93,7 +81,7 @@ def meters(
         wanted = parse_meters(ids)
         spans = _known(request, wanted)
         return {"meters": [_span(spans[m]) for m in wanted]}
-    spans = dreads.meter_spans(_latest(request, dreads.GOLD_METER_USAGE_HOURLY))
+    spans = dreads.meter_spans(latest_table(request, dreads.GOLD_METER_USAGE_HOURLY))
     needle = q.strip().lower()
     found = [s for m, s in spans.items() if needle in m.lower()][:limit]
     return {"meters": [_span(s) for s in found]}
@@ -107,9 +95,9 @@ def _series(request: Request, meter_ids: str, start: str, end: str, points: int
     if start_at >= end_at:
         raise HTTPException(422, "start must be before end")
     spans = _known(request, chosen)
-    found = usage_series(_latest(request, dreads.GOLD_METER_INTERVALS),
-                         _latest(request, dreads.GOLD_METER_USAGE_HOURLY),
-                         _latest(request, reads.SILVER_METER_READINGS),
+    found = usage_series(latest_table(request, dreads.GOLD_METER_INTERVALS),
+                         latest_table(request, dreads.GOLD_METER_USAGE_HOURLY),
+                         latest_table(request, reads.SILVER_METER_READINGS),
                          chosen, start_at, end_at, points)
     return found, spans
 
@@ -165,7 +153,7 @@ def history(request: Request, meter: str, interval: Instant) -> dict[str, Any]:
     meter_id = parse_meters(meter)[0]
     at = parse_instant("interval", interval)
     assert at is not None
-    versions = dreads.reading_history(_tables(request), meter_id, at)
+    versions = dreads.reading_history(lake_tables(request), meter_id, at)
     return {"meter_id": meter_id, "interval_start": jsonable(at.astimezone(UTC)),
             "versions": [{k: jsonable(v) for k, v in row.items()} for row in versions]}
 
