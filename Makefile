@@ -7,10 +7,10 @@ INSTALLED := $(VENV)/.installed
 SAMPLE := var/sample/utility_drops
 
 .DEFAULT_GOAL := help
-.PHONY: help setup jars run run-temperatures test test-fast lint typecheck bench bench-full package clean
+.PHONY: help setup jars seaweedfs run run-s3 run-temperatures test test-fast lint typecheck bench bench-full bench-object-store package clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(INSTALLED): setup.cfg pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (meterlake needs Python 3.11)"; exit 1; }
@@ -19,7 +19,7 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(INSTALLED) jars assets ## Create .venv, install pinned packages, fetch the Delta jars and uPlot
+setup: $(INSTALLED) jars assets ## Create .venv, install pinned packages, fetch the Delta and S3A jars and uPlot
 
 jars: $(INSTALLED)
 	$(BIN)/python -m meterlake.core.jars fetch
@@ -32,12 +32,40 @@ assets: $(INSTALLED)
 chromium:
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The object-store tests run SeaweedFS (infra/s3.sh), built once from its pinned Go module into
+# ~/.cache/meterlake (~15-20 minutes the first time; then it only prints the binary's path).
+seaweedfs:
+	bash infra/lib/build-seaweedfs.sh
+
 run: setup ## The main job on the local lake: generate drops, ingest, snapshot, grid, settle
 	rm -rf $(SAMPLE)
 	$(BIN)/meterlake generate utility-drops --out $(SAMPLE) --meters 20 --days 7 --seed 42 \
 	    --drops-per-day 4 --correction-rate 0.03 --new-meters 3 --bad-row-rate 0.002
 	$(BIN)/meterlake pipeline utility_drops $(SAMPLE)
 	$(BIN)/meterlake settle --month 2020-06 --book conf/settlement.yaml
+
+# The same main job with the lake and the landing zone on the local SeaweedFS object store
+# (infra/s3.sh, the jobs' identity) and every job spark-submitted to the local standalone
+# cluster (infra/spark-cluster.sh). Both servers are left running: `bash infra/s3.sh stop`,
+# `bash infra/spark-cluster.sh stop`.
+S3_LAKE ?= s3a://meterlake/lake/run-s3
+S3_SAMPLE := var/sample/utility_drops_s3
+run-s3: setup seaweedfs package ## The main job on the object store (SeaweedFS) and a Spark cluster
+	bash infra/s3.sh start
+	bash infra/spark-cluster.sh start
+	rm -rf $(S3_SAMPLE)
+	$(BIN)/meterlake generate utility-drops --out $(S3_SAMPLE) --meters 20 --days 7 --seed 42 \
+	    --drops-per-day 4 --correction-rate 0.03 --new-meters 3 --bad-row-rate 0.002
+	eval "$$(bash infra/s3.sh env jobs)"; export PYSPARK_PYTHON=$(CURDIR)/$(BIN)/python; \
+	submit="$(BIN)/spark-submit --master $$(bash infra/spark-cluster.sh url) \
+	    --jars $$($(BIN)/python -m meterlake.core.jars paths) --py-files dist/meterlake.zip \
+	    --conf spark.executor.memory=1g --conf spark.cores.max=2"; \
+	on="--conf conf/s3-local.yaml --lake $(S3_LAKE)"; \
+	export METERLAKE_LANDING=s3a://meterlake/landing/run-s3; \
+	$$submit jobs/ingest.py $$on utility_drops $(S3_SAMPLE) && \
+	$$submit jobs/snapshot.py $$on && \
+	$$submit jobs/grid.py $$on && \
+	$$submit jobs/settle.py $$on --month 2020-06 --book conf/settlement.yaml
 
 TEMPERATURE_PORT ?= 8765
 run-temperatures: setup ## Demo of the temperature source: the API simulator, 3 polls, ingest, snapshot, compare
@@ -49,7 +77,7 @@ run-temperatures: setup ## Demo of the temperature source: the API simulator, 3 
 	$(BIN)/meterlake snapshot && \
 	$(BIN)/meterlake temperatures compare
 
-test: setup chromium ## Every test: unit, integration and the slow end-to-end suites
+test: setup chromium seaweedfs ## Every test: unit, integration and the slow end-to-end suites
 	$(BIN)/pytest tests
 
 test-fast: setup ## Unit and integration tests, without the slow end-to-end suites
@@ -67,6 +95,9 @@ bench: setup ## Benchmarks, quick suite (a few minutes): bench/RESULTS.md, then 
 
 bench-full: setup ## Benchmarks, full suite (under an hour): bench/RESULTS-full.md at larger scale factors
 	$(BIN)/python -m bench.run --suite full --runs 3 --out bench/RESULTS-full.md
+
+bench-object-store: setup seaweedfs ## Object store vs disk, cluster vs local[2]: bench/OBJECT_STORE_RESULTS.md
+	$(BIN)/python -m bench.object_store --runs 3
 
 bench-dashboard: setup chromium ## Dashboard benchmark (browser included), quick: bench/DASHBOARD_RESULTS.md
 	$(BIN)/python -m bench.dashboard --suite quick

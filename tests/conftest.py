@@ -18,6 +18,8 @@ from meterlake.core.lake import Lake
 from meterlake.core.spark import build_session
 from tests.helpers.database_servers import running_servers
 from tests.helpers.lakes import MakeLake, copy_lake, lake_at, local_test_settings
+from tests.helpers.object_store_server import ObjectStore, running_object_store
+from tests.helpers.spark_cluster import running_spark_cluster
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +60,26 @@ def servers() -> Iterator[dict[str, str]]:
     """PostgreSQL and MariaDB, started once for the session by infra/; their URLs by name."""
     with running_servers() as urls:
         yield urls
+
+
+@pytest.fixture(scope="session")
+def object_store() -> Iterator[ObjectStore]:
+    """The SeaweedFS S3 server, started once for the session by infra/s3.sh; each role's
+    environment by name (`object_store["jobs"]`)."""
+    with running_object_store() as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def object_store_env(object_store: ObjectStore) -> dict[str, str]:
+    """The jobs' identity (keys, region, endpoint): what a Spark job on the S3 lake runs with."""
+    return {key: value for key, value in object_store["jobs"].items()
+            if key.startswith("AWS_") or key == "METERLAKE_S3_ENDPOINT"}
+
+
+@pytest.fixture(scope="session")
+def spark_cluster() -> Iterator[str]:
+    """A Spark standalone master and two workers, started once for the session by
+    infra/spark-cluster.sh; its master URL."""
+    with running_spark_cluster() as master:
+        yield master

@@ -1,5 +1,7 @@
-# What infra/mariadb.sh and infra/postgres.sh share: the state directories, the command line
-# (start|stop|status|url), the start and stop sequences, the Debian install and the waiting.
+# shellcheck shell=bash
+# What infra/mariadb.sh and infra/postgres.sh share, beyond what every infra script shares
+# (infra/lib/common.sh: the state directory, messages, waiting): the data and run directories,
+# the command line (start|stop|status|url), the start and stop sequences, the Debian install.
 #
 # Sourced, not run. Before sourcing, a server script sets SERVER (mariadb, postgres) and PORT;
 # after it, it sets URL (the SQLAlchemy URL) and defines what only it knows how to do:
@@ -13,26 +15,22 @@
 #   shut_down           stop the running server and wait until it is gone
 #
 # and ends with `run_command "$@"`. Data, socket and log live under the repository's ignored
-# var/infra/$SERVER, or under $METERLAKE_<SERVER>_DIR when that is set.
+# var/infra/$SERVER, or under $METERLAKE_<SERVER>_DIR when that is set (infra/lib/common.sh).
+
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # Both servers hold the same database, with the same application user: the tests publish the
 # same lake to each of them.
 DATABASE=meterlake
 APP_USER=meterlake
 PASSWORD=meterlake
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-state_override="METERLAKE_${SERVER^^}_DIR"
-STATE="${!state_override:-$REPO/var/infra/$SERVER}"
-unset state_override
 DATA="$STATE/data"
 RUN="$STATE/run"
 # A unix socket path may not exceed ~107 bytes: a deep checkout gets a short, stable run dir.
 if (( ${#RUN} > 80 )); then
     RUN="/tmp/meterlake-$SERVER-$(printf '%s' "$STATE" | sha1sum | cut -c1-12)"
 fi
-LOG="$STATE/$SERVER.log"
-
-say() { echo "$SERVER.sh: $*" >&2; }
 
 install_debian_package() {
     say "installing $1 from Debian packages"
@@ -44,22 +42,6 @@ install_debian_package() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
     if [[ -n "$added_policy" ]]; then rm -f "$policy"; fi
-}
-
-# Runs the command every half second, quietly, until it succeeds (status 0) or 60 s have gone
-# by (status 1).
-succeeds_within_60s() {
-    for _ in $(seq 1 120); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.5
-    done
-    return 1
-}
-
-fail_showing_log() {
-    say "$1; last lines of $LOG:"
-    tail -n 20 "$LOG" >&2
-    exit 1
 }
 
 start() {

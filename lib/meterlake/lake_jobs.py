@@ -152,4 +152,5 @@ def directory_watcher(lake: Lake, source: Source, inbox: Path, batch_size: int) 
             snapshot_source(lake, source)
         return logged_outcomes(lake, ingest_ids)
 
-    return Watcher(lake.settings.landing_root, source.name, inbox, load, batch_size)
+    return Watcher(lake.settings.landing_root, source.name, inbox, load, batch_size,
+                   object_store=lake.settings.object_store)

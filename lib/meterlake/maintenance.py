@@ -63,6 +63,7 @@ def _sorted_rewrite(lake: Lake, contract: TableContract, since_date: str | None)
     conf = lake.spark.conf
     previous = conf.get("parquet.block.row.count.limit", None)
     conf.set("parquet.block.row.count.limit", str(ROWS_PER_ROW_GROUP))
+    lake.hold(contract)
     try:
         writer.save(lake.path(contract))
     finally:
@@ -75,7 +76,7 @@ def _sorted_rewrite(lake: Lake, contract: TableContract, since_date: str | None)
 
 
 def _optimize(lake: Lake, contract: TableContract, since_date: str | None) -> OptimizeReport:
-    builder = lake.ensure(contract).optimize()
+    builder = lake.for_update(contract).optimize()
     if since_date is not None:
         builder = builder.where(f"interval_date >= '{since_date}'")
     if contract.cluster_by:
@@ -98,7 +99,7 @@ def run_optimize(
         report = _sorted_rewrite(lake, contract, since_date)
         if vacuum:
             # No argument: Delta uses the table's own delta.deletedFileRetentionDuration.
-            lake.ensure(contract).vacuum()
+            lake.for_update(contract).vacuum()
             report = OptimizeReport(report.table, report.files_added, report.files_removed, True)
         reports.append(report)
     return reports

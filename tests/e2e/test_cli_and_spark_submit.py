@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from pyspark.sql import functions as F
 from meterlake.core.jars import jar_paths
 from meterlake.silver.meter_readings import SILVER_METER_READINGS
 from tests.helpers.fixture_data import SMRT, csv_rows, smrt_latest
+from tests.helpers.packaging import package_zip
 from tests.helpers.paths import BIN, LEAP, REPO
 
 pytestmark = pytest.mark.slow
@@ -57,19 +57,8 @@ def test_cli_refuses_a_timestamp_without_offset(tmp_path: Path) -> None:
     assert "timestamp needs a UTC offset" in result.stderr
 
 
-def _package(tmp_path: Path) -> Path:
-    """What `make package` zips for --py-files: the package with its data (the embedded
-    local.yaml is read from inside the archive)."""
-    archive = tmp_path / "meterlake.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        for path in (REPO / "lib" / "meterlake").rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts:
-                zipped.write(path, path.relative_to(REPO / "lib"))
-    return archive
-
-
 def test_spark_submit_runs_the_packaged_jobs(spark: SparkSession, tmp_path: Path) -> None:
-    archive, lake = _package(tmp_path), tmp_path / "lake"
+    archive, lake = package_zip(tmp_path), tmp_path / "lake"
     jars = ",".join(str(p) for p in jar_paths())
     submit = [BIN / "spark-submit", "--master", "local[1]", "--jars", jars, "--py-files", archive]
     ingest = _run(*submit, "jobs/ingest.py", "--lake", lake, "utility_drops",

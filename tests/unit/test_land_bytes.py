@@ -1,15 +1,29 @@
-"""Unit tests for landing bytes received over the network, and idempotency records."""
+"""Unit tests for landing bytes received over the network, idempotency records, and the 503 of
+HTTP ingest when the landing zone cannot be written."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import io
 import json
 import os
+import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+from fastapi import FastAPI
 
+from meterlake.core.config import ObjectStoreSettings
+from meterlake.core.object_store import boto_client, credentials_from_env
+from meterlake.receive import object_landing
+from meterlake.receive.http_auth import parse_api_keys
+from meterlake.receive.http_ingest import HttpSettings, ingest_router
 from meterlake.receive.idempotency import IdempotencyRecord, claim, record_path
 from meterlake.receive.landing import META_SUFFIX, LandedFile, land_bytes, list_landed, reserve_slot
 
@@ -79,7 +93,7 @@ def _record(tmp_path: Path, body_sha256: str) -> IdempotencyRecord:
 
 
 def test_the_first_claim_of_a_key_holds(tmp_path: Path) -> None:
-    path = record_path(tmp_path, "dropzone", "key:abc", "k-1")
+    path = Path(record_path(tmp_path, "dropzone", "key:abc", "k-1"))
     proposals = [_record(tmp_path, f"{n:064x}") for n in range(16)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         held = list(pool.map(lambda proposal: claim(path, proposal), proposals))
@@ -90,8 +104,85 @@ def test_the_first_claim_of_a_key_holds(tmp_path: Path) -> None:
 
 
 def test_records_are_scoped_by_sender_and_hashed(tmp_path: Path) -> None:
-    one = record_path(tmp_path, "dropzone", "key:abc", "../../etc/passwd")
-    two = record_path(tmp_path, "dropzone", "key:def", "../../etc/passwd")
+    one = Path(record_path(tmp_path, "dropzone", "key:abc", "../../etc/passwd"))
+    two = Path(record_path(tmp_path, "dropzone", "key:def", "../../etc/passwd"))
     assert one != two
     assert one.parent.parent == tmp_path / "_idempotency" / "dropzone"
     assert len(one.stem) == 64 and one.parent.name == one.stem[:2]
+
+
+def test_other_bytes_into_a_landed_slot_are_refused(tmp_path: Path) -> None:
+    slot = reserve_slot(tmp_path, "dropzone", "a.json")
+    first = land_bytes(tmp_path, "dropzone", "a.json", DATA, slot=slot)
+    with pytest.raises(FileExistsError, match=re.escape(
+            f"{slot.landing_path}: already holds other bytes (sha256 {first.sha256})")):
+        land_bytes(tmp_path, "dropzone", "a.json", DATA + b" ", slot=slot)
+    assert Path(slot.landing_path).read_bytes() == DATA
+    assert list_landed(tmp_path, "dropzone") == [first]
+
+
+# --- on object storage: the claim is a conditional put, and HTTP ingest answers 503 when the
+# landing zone cannot be written (botocore's Stubber: the exact requests, no server)
+
+STORE = ObjectStoreSettings(endpoint="http://127.0.0.1:9")
+ROOT = "s3a://bucket/landing"
+KEY_ID = "AKIDEXAMPLE"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+    client = boto_client(STORE, credentials_from_env(), max_attempts=1)
+    monkeypatch.setattr(object_landing, "_client", lambda landing, credentials: client)
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_a_claim_on_object_storage_is_a_conditional_put(s3: Stubber) -> None:
+    path = record_path(ROOT, "dropzone", "key:abc", "k-1")
+    digest = hashlib.sha256(b"key:abc\nk-1").hexdigest()
+    assert path == f"{ROOT}/_idempotency/dropzone/{digest[:2]}/{digest}.json"
+    where = {"Bucket": "bucket", "Key": path.removeprefix("s3a://bucket/")}
+    first, second = _record(Path("/unused"), "1" * 64), _record(Path("/unused"), "2" * 64)
+    s3.add_response("put_object", {}, {**where, "Body": first.to_json().encode(),
+                                       "IfNoneMatch": "*", "Metadata": {}})
+    s3.add_client_error("put_object", "PreconditionFailed", http_status_code=412)
+    held = first.to_json().encode()
+    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(held), len(held))}, where)
+    assert [claim(path, first, object_store=STORE), claim(path, second, object_store=STORE)
+            ] == [first, first]
+
+
+def _post(landing_root: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """POSTs DATA to the ingest route of an app landing under `landing_root`, in process."""
+    app = FastAPI()
+    keys = parse_api_keys("ingest-secret:ingest")
+    app.state.http = HttpSettings("/unused-lake", landing_root, keys, object_store=STORE)
+    app.state.api_keys = keys
+    app.include_router(ingest_router())
+
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://meterlake.test") as client:
+            return await client.post("/v1/dropzone", content=DATA, headers={
+                "Authorization": "Bearer ingest-secret", **(headers or {})})
+
+    return asyncio.run(post())
+
+
+def test_http_ingest_answers_503_when_the_landing_zone_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "landing").write_text("a file where the landing directory should be")
+    answer = _post(str(tmp_path / "landing"))
+    assert (answer.status_code, answer.json()) == (
+        503, {"detail": "the landing zone cannot be written: File exists"})
+
+
+def test_http_ingest_answers_503_naming_the_object_store_url_and_key_id(s3: Stubber) -> None:
+    s3.add_client_error("put_object", "AccessDenied", http_status_code=403)
+    answer = _post(ROOT, {"Idempotency-Key": "k-9"})
+    sender = "key:" + hashlib.sha256(b"ingest-secret").hexdigest()[:12]
+    record = record_path(ROOT, "dropzone", sender, "k-9")
+    assert (answer.status_code, answer.json()) == (503, {
+        "detail": f"the landing zone cannot be written: {record}: access denied as {KEY_ID}"})

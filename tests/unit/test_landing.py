@@ -1,15 +1,36 @@
-"""Unit tests for meterlake.receive.landing: bytes kept exactly, metadata, order, path expansion."""
+"""Unit tests for meterlake.receive.landing: bytes kept exactly, metadata, order, path expansion,
+and the same interface on object storage (the exact S3 requests, stubbed)."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
-from datetime import UTC, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
 
-from meterlake.receive.landing import META_SUFFIX, LandedFile, expand_paths, land_file, list_landed
+from meterlake.core.config import ObjectStoreSettings
+from meterlake.core.object_store import ObjectStoreError, boto_client, credentials_from_env
+from meterlake.receive import object_landing
+from meterlake.receive.landing import (
+    META_SUFFIX,
+    LandedFile,
+    expand_paths,
+    is_landed,
+    land_bytes,
+    land_file,
+    list_landed,
+    read_landed,
+    read_landed_bytes,
+    reserve_slot,
+)
+from meterlake.receive.object_landing import ObjectLanding
 
 SOURCE = "utility_drops"
 # CRLF, a BOM, a NUL and a non-UTF-8 byte: landing must not touch any of them.
@@ -108,3 +129,176 @@ def test_expand_paths_names_a_missing_path(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
     with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
         expand_paths([present, missing])
+
+
+# --- the same interface on object storage (botocore's Stubber: the exact requests, no server)
+
+BUCKET_ROOT = "s3a://bucket/landing"
+STORE = ObjectStoreSettings(endpoint="http://127.0.0.1:9", region="us-east-1")
+KEY_ID = "AKIDEXAMPLE"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """A client whose answers the test queues; every landing request goes to it."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
+    client = boto_client(STORE, credentials_from_env(), max_attempts=1)
+    monkeypatch.setattr(object_landing, "_client", lambda landing, credentials: client)
+    with Stubber(client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def _key(url: str) -> str:
+    return url.removeprefix("s3a://bucket/")
+
+
+def _expect_put(s3: Stubber, key: str, body: Any, metadata: dict[str, str]) -> None:
+    s3.add_response("put_object", {}, {"Bucket": "bucket", "Key": key, "Body": body,
+                                       "IfNoneMatch": "*", "Metadata": metadata})
+
+
+def _expect_412(s3: Stubber, method: str = "put_object") -> None:
+    s3.add_client_error(method, "PreconditionFailed", http_status_code=412)
+
+
+def test_landing_on_object_storage_puts_data_then_metadata_conditionally(s3: Stubber) -> None:
+    slot = reserve_slot(BUCKET_ROOT, SOURCE, "drop 1.csv")
+    day = slot.received_at.strftime("%Y/%m/%d")
+    assert slot.landing_path == (f"{BUCKET_ROOT}/{SOURCE}/{day}/"
+                                 f"{slot.received_at:%Y%m%dT%H%M%S.%fZ}_{slot.ingest_id}_drop_1.csv")
+    sha256 = hashlib.sha256(RAW).hexdigest()
+    _expect_put(s3, _key(slot.landing_path), RAW, {"sha256": sha256})
+    _expect_put(s3, _key(slot.landing_path) + META_SUFFIX, ANY, {})
+    landed = land_bytes(BUCKET_ROOT, SOURCE, "drop 1.csv", RAW, "ftp", slot=slot,
+                        object_store=STORE)
+    assert landed == LandedFile(slot.ingest_id, SOURCE, "drop 1.csv", slot.landing_path,
+                                slot.received_at, sha256, len(RAW), "ftp")
+
+
+def test_a_second_landing_into_a_slot_keeps_the_first_objects(s3: Stubber) -> None:
+    slot = reserve_slot(BUCKET_ROOT, SOURCE, "a.csv")
+    first = LandedFile(slot.ingest_id, SOURCE, "a.csv", slot.landing_path, slot.received_at,
+                       hashlib.sha256(RAW).hexdigest(), len(RAW), "first sender")
+    _expect_412(s3)
+    s3.add_response("head_object", {"Metadata": {"sha256": first.sha256}},
+                    {"Bucket": "bucket", "Key": _key(slot.landing_path)})
+    _expect_412(s3)
+    s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(first.to_json().encode()),
+                                                         len(first.to_json()))},
+                    {"Bucket": "bucket", "Key": _key(slot.landing_path) + META_SUFFIX})
+    again = land_bytes(BUCKET_ROOT, SOURCE, "a.csv", RAW, "second sender", slot=slot,
+                       object_store=STORE)
+    assert again == first
+
+
+def test_other_bytes_into_a_landed_slot_are_refused(s3: Stubber) -> None:
+    slot = reserve_slot(BUCKET_ROOT, SOURCE, "a.csv")
+    _expect_412(s3)
+    s3.add_response("head_object", {"Metadata": {"sha256": "0" * 64}},
+                    {"Bucket": "bucket", "Key": _key(slot.landing_path)})
+    with pytest.raises(ObjectStoreError) as refused:
+        land_bytes(BUCKET_ROOT, SOURCE, "a.csv", RAW, slot=slot, object_store=STORE)
+    assert str(refused.value) == (f"{slot.landing_path}: already holds other bytes (sha256 "
+                                  f"{'0' * 64}); a landed object is never overwritten")
+
+
+def _multipart(threshold: int, part: int) -> ObjectLanding:
+    return ObjectLanding(STORE, multipart_threshold_bytes=threshold, part_bytes=part)
+
+
+def test_large_objects_go_up_in_parts_completed_conditionally(
+    s3: Stubber, tmp_path: Path
+) -> None:
+    data = bytes(range(256)) * 40  # 10240 bytes: parts of 4096, 4096 and 2048
+    slot = reserve_slot(BUCKET_ROOT, SOURCE, "big.csv")
+    key = _key(slot.landing_path)
+    where = {"Bucket": "bucket", "Key": key}
+    s3.add_client_error("head_object", "404", http_status_code=404, expected_params=where)
+    s3.add_response("create_multipart_upload", {"UploadId": "u-1"},
+                    {**where, "Metadata": {"sha256": hashlib.sha256(data).hexdigest()}})
+    for number, start in enumerate((0, 4096, 8192), start=1):
+        s3.add_response("upload_part", {"ETag": f'"e{number}"'},
+                        {**where, "UploadId": "u-1", "PartNumber": number,
+                         "Body": data[start:start + 4096]})
+    parts = [{"ETag": f'"e{n}"', "PartNumber": n} for n in (1, 2, 3)]
+    s3.add_response("complete_multipart_upload", {},
+                    {**where, "UploadId": "u-1", "MultipartUpload": {"Parts": parts},
+                     "IfNoneMatch": "*"})
+    _expect_put(s3, key + META_SUFFIX, ANY, {})
+    landed = land_bytes(BUCKET_ROOT, SOURCE, "big.csv", data, slot=slot,
+                        object_store=_multipart(8192, 4096))
+    assert (landed.byte_size, landed.sha256) == (10240, hashlib.sha256(data).hexdigest())
+
+
+def test_a_failed_part_aborts_the_upload_and_lands_nothing(s3: Stubber) -> None:
+    data = b"x" * 10
+    slot = reserve_slot(BUCKET_ROOT, SOURCE, "big.csv")
+    where = {"Bucket": "bucket", "Key": _key(slot.landing_path)}
+    s3.add_client_error("head_object", "404", http_status_code=404)
+    s3.add_response("create_multipart_upload", {"UploadId": "u-2"})
+    s3.add_response("upload_part", {"ETag": '"e1"'})
+    s3.add_client_error("upload_part", "InternalError", http_status_code=500)
+    s3.add_response("abort_multipart_upload", {}, {**where, "UploadId": "u-2"})
+    with pytest.raises(ObjectStoreError) as failed:
+        land_bytes(BUCKET_ROOT, SOURCE, "big.csv", data, slot=slot,
+                   object_store=_multipart(4, 6))
+    assert str(failed.value) == f"{slot.landing_path}: InternalError (HTTP 500) as {KEY_ID}"
+
+
+def test_an_object_is_landed_once_its_metadata_exists(s3: Stubber) -> None:
+    path = f"{BUCKET_ROOT}/{SOURCE}/2026/01/02/x.csv"
+    s3.add_client_error("head_object", "404", http_status_code=404,
+                        expected_params={"Bucket": "bucket", "Key": _key(path) + META_SUFFIX})
+    s3.add_response("head_object", {}, {"Bucket": "bucket", "Key": _key(path) + META_SUFFIX})
+    assert [is_landed(path, object_store=STORE), is_landed(path, object_store=STORE)] == [
+        False, True]
+
+
+def _landed_at(second: int, name: str) -> LandedFile:
+    received = datetime(2026, 1, 2, 3, 4, second, tzinfo=UTC)
+    return LandedFile(f"{second:032x}", SOURCE, name, f"{BUCKET_ROOT}/{SOURCE}/2026/01/02/{name}",
+                      received, "0" * 64, 1, None)
+
+
+def test_list_landed_on_object_storage_reads_only_metadata_in_arrival_order(
+    s3: Stubber
+) -> None:
+    late, early = _landed_at(9, "late.csv"), _landed_at(1, "early.csv")
+    keys = [_key(f.landing_path) for f in (late, early)]
+    contents = [{"Key": key} for key in
+                (keys[0], keys[0] + META_SUFFIX, keys[1] + META_SUFFIX,
+                 f"landing/{SOURCE}/2026/01/02/.half{META_SUFFIX}")]
+    s3.add_response("list_objects_v2", {"Contents": contents, "IsTruncated": False},
+                    {"Bucket": "bucket", "Prefix": f"landing/{SOURCE}/"})
+    for landed in (late, early):
+        text = landed.to_json().encode()
+        s3.add_response("get_object", {"Body": StreamingBody(io.BytesIO(text), len(text))})
+    assert list_landed(BUCKET_ROOT, SOURCE, object_store=STORE) == [early, late]
+
+
+def test_object_store_errors_name_the_url_and_the_key_id(s3: Stubber) -> None:
+    s3.add_client_error("list_objects_v2", "NoSuchBucket", http_status_code=404)
+    s3.add_client_error("get_object", "SignatureDoesNotMatch", http_status_code=403)
+    with pytest.raises(ObjectStoreError) as missing:
+        list_landed(BUCKET_ROOT, SOURCE, object_store=STORE)
+    with pytest.raises(ObjectStoreError) as wrong_secret:
+        read_landed_bytes(f"{BUCKET_ROOT}/x.csv", object_store=STORE)
+    assert [str(missing.value), str(wrong_secret.value)] == [
+        f"{BUCKET_ROOT}/{SOURCE}: the bucket does not exist as {KEY_ID}",
+        f"{BUCKET_ROOT}/x.csv: the secret key is wrong as {KEY_ID}",
+    ]
+
+
+def test_an_object_store_landing_root_needs_its_settings() -> None:
+    with pytest.raises(ObjectStoreError, match=re.escape(
+            f"{BUCKET_ROOT}/{SOURCE}: no object store settings were given")):
+        list_landed(BUCKET_ROOT, SOURCE)
+
+
+def test_read_landed_reads_back_bytes_and_metadata_locally(tmp_path: Path) -> None:
+    landed = land_file(tmp_path / "landing", SOURCE, _original(tmp_path, "drop.csv"))
+    assert read_landed_bytes(landed.landing_path) == RAW
+    assert read_landed(landed.landing_path) == landed
+    assert is_landed(landed.landing_path) and not is_landed(landed.landing_path + ".x")

@@ -16,11 +16,15 @@ from typing import TYPE_CHECKING
 
 from meterlake.core.config import ConfigError, Settings, load_settings
 from meterlake.core.instants import InstantError, parse_instant
+from meterlake.core.object_store import ObjectStoreError, check_reachable, is_object_store
 
 if TYPE_CHECKING:
     from meterlake.core.lake import Lake
 
 EXIT_DONE, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED = 0, 1, 2, 3
+
+# The lakes this command opened: their table leases (object storage) are released when it ends.
+_opened_lakes: list[Lake] = []
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -43,7 +47,10 @@ def instant_argument(text: str) -> datetime:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.conf)
-    return settings.with_lake(str(Path(args.lake).resolve())) if args.lake else settings
+    if not args.lake:
+        return settings
+    return settings.with_lake(args.lake if is_object_store(args.lake)
+                              else str(Path(args.lake).resolve()))
 
 
 def lake_from_args(args: argparse.Namespace, app: str) -> Lake:
@@ -51,7 +58,10 @@ def lake_from_args(args: argparse.Namespace, app: str) -> Lake:
     from meterlake.core.spark import build_session
 
     settings = settings_from_args(args)
-    return Lake(build_session(settings, f"meterlake-{app}"), settings)
+    check_reachable(settings.object_store, [settings.lake_root, settings.landing_root])
+    lake = Lake(build_session(settings, f"meterlake-{app}"), settings)
+    _opened_lakes.append(lake)
+    return lake
 
 
 def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -59,10 +69,14 @@ def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
     code instead of a traceback."""
     try:
         return int(handler(args))
-    except (ConfigError, FileNotFoundError, FileExistsError, LookupError, ValueError) as error:
+    except (ConfigError, ObjectStoreError, FileNotFoundError, FileExistsError, LookupError,
+            ValueError) as error:
         print(f"meterlake: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RuntimeError as error:
         # ExpectationFailedError and friends: the message names the rule; a traceback adds nothing.
         print(f"meterlake: failed: {error}", file=sys.stderr)
         return EXIT_EXPECTATION_FAILED
+    finally:
+        while _opened_lakes:
+            _opened_lakes.pop().release_leases()

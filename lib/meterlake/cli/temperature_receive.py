@@ -15,10 +15,10 @@ import logging
 import math
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meterlake.cli.common import EXIT_DONE, common_options, settings_from_args
+from meterlake.core.config import ObjectStoreSettings
 from meterlake.sources.temperatures import NAME, REJECTED_NAME
 
 if TYPE_CHECKING:
@@ -45,31 +45,37 @@ def _configure_logging() -> None:
 
 
 def _landed_as(landing_root: str, path: str) -> str:
-    return str(Path(path).relative_to(landing_root))
+    """`path` under the landing root (a directory or an s3a:// URL), as the user knows it."""
+    root = f"{landing_root.rstrip('/')}/"
+    return path[len(root):] if path.startswith(root) else path
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
     from meterlake.receive.temperature_poller import iter_polls
 
     key = _api_key(args.api_key_env)
-    landing_root = settings_from_args(args).landing_root
+    settings = settings_from_args(args)
+    landing_root, store = settings.landing_root, settings.object_store
     _configure_logging()
     done, failed = 0, 0  # counts, not outcomes: polling forever must not grow memory
     try:
         for outcome in iter_polls(args.url, key, landing_root, every_seconds=args.every,
-                                  polls=args.polls):
+                                  polls=args.polls, object_store=store):
             done, failed = done + 1, failed + (not outcome.is_ok)
-            print(_describe(outcome, landing_root), flush=True)
+            print(_describe(outcome, landing_root, store), flush=True)
     except KeyboardInterrupt:
         print(f"interrupted after {_counted(done, 'poll')}, {failed} failed", file=sys.stderr)
     return EXIT_SOME_POLL_FAILED if failed else EXIT_DONE
 
 
-def _describe(outcome: PollOutcome, landing_root: str) -> str:
+def _describe(outcome: PollOutcome, landing_root: str, store: ObjectStoreSettings) -> str:
     """One line: the poll, its status, how many records landed where, and its attempts."""
+    from meterlake.receive.landing import read_landed_bytes
+
     attempts = _counted(outcome.attempts, "attempt")
     if outcome.accepted is not None:
-        records = len(json.loads(Path(outcome.accepted.landing_path).read_bytes()))
+        landed = read_landed_bytes(outcome.accepted.landing_path, object_store=store)
+        records = len(json.loads(landed))
         return (f"poll {outcome.poll}: HTTP {outcome.status}, {_counted(records, 'record')} "
                 f"landed as {_landed_as(landing_root, outcome.accepted.landing_path)} "
                 f"({attempts})")

@@ -9,6 +9,10 @@ Environment variables (they win over the file):
   METERLAKE_CONF      path of the YAML file (default: the packaged local.yaml)
   METERLAKE_LAKE      lake root
   METERLAKE_LANDING   landing root
+  METERLAKE_S3_ENDPOINT  the object store's endpoint URL (object_store.endpoint)
+  AWS_REGION          the object store's region (object_store.region)
+Object-store credentials come only from the environment (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY; see meterlake.core.object_store), never from a file.
 """
 
 from __future__ import annotations
@@ -83,6 +87,16 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class ObjectStoreSettings:
+    """Where `s3a://` lake and landing URLs are served. Endpoint None: AWS itself."""
+
+    endpoint: str | None = None
+    region: str = "us-east-1"
+    # Path-style URLs (http://host/bucket/key): what S3-compatible servers expect.
+    path_style: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     lake_root: str
     landing_root: str
@@ -93,6 +107,7 @@ class Settings:
     dropzone: DropzoneSettings = field(default_factory=DropzoneSettings)
     temperatures: TemperatureSettings = field(default_factory=TemperatureSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
 
     def with_lake(self, lake_root: str) -> Settings:
         """The same settings on another lake; landing follows the lake when it was derived."""
@@ -234,13 +249,32 @@ def _dashboard_settings(raw: Mapping[str, Any], where: str) -> DashboardSettings
     return DashboardSettings(time_zone=zone, session_hours=hours)
 
 
+def _object_store_settings(raw: Mapping[str, Any], where: str) -> ObjectStoreSettings:
+    section = _section(raw, "object_store", where)
+    _reject_unknown(section, {"endpoint", "region", "path_style"}, "object_store", where)
+    defaults = ObjectStoreSettings()
+    endpoint = section.get("endpoint", defaults.endpoint)
+    if endpoint is not None:
+        endpoint = _require(section, "endpoint", str, where, "object_store.")
+        if not endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: 'object_store.endpoint' must be an http:// or https:// "
+                              f"URL, got {endpoint!r}")
+    return ObjectStoreSettings(
+        endpoint=endpoint,
+        region=(_require(section, "region", str, where, "object_store.")
+                if "region" in section else defaults.region),
+        path_style=(_require(section, "path_style", bool, where, "object_store.")
+                    if "path_style" in section else defaults.path_style),
+    )
+
+
 def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> Settings:
     """Validates a parsed YAML document; `where` names it in error messages."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: expected a mapping at the top level")
     unknown = set(raw) - {
         "lake_root", "landing_root", "spark", "retention", "quality", "smrt", "dropzone",
-        "temperatures", "dashboard",
+        "temperatures", "dashboard", "object_store",
     }
     if unknown:
         raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}")
@@ -258,6 +292,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> 
         dropzone=_dropzone_settings(raw, where),
         temperatures=_temperature_settings(raw, where),
         dashboard=_dashboard_settings(raw, where),
+        object_store=_object_store_settings(raw, where),
     )
 
 
@@ -283,4 +318,10 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         settings = settings.with_lake(_absolute(env["METERLAKE_LAKE"]))
     if env.get("METERLAKE_LANDING"):
         settings = replace(settings, landing_root=_absolute(env["METERLAKE_LANDING"]))
+    if env.get("METERLAKE_S3_ENDPOINT"):
+        store = replace(settings.object_store, endpoint=env["METERLAKE_S3_ENDPOINT"])
+        settings = replace(settings, object_store=store)
+    if env.get("AWS_REGION"):
+        settings = replace(settings, object_store=replace(settings.object_store,
+                                                          region=env["AWS_REGION"]))
     return settings

@@ -1,7 +1,10 @@
 """Delta I/O at the edge: every read and write of a lake table goes through here.
 
 Writes check the DataFrame against the table's contract first, so a column that went missing or
-changed type fails loudly instead of being evolved into the table.
+changed type fails loudly instead of being evolved into the table. On object storage, where
+Delta is single-writer per table, a write first takes the table's lease (meterlake.core.lease)
+and holds it until the job releases the Lake's leases; each later write checks it still holds
+it. Reads take no lease.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from meterlake.core.config import Settings
 from meterlake.core.contracts import Retention, TableContract
+from meterlake.core.lease import LeaseLog, TableLease, lease_prefix
+from meterlake.core.object_store import boto_client, is_object_store
 
 FOREVER_INTERVAL = "interval 36500 days"
 
@@ -73,6 +78,43 @@ class Lake:
         # Paths this Lake created or found: each existence check reads the table's log, and
         # every read and write needs one.
         self._existing: set[str] = set()
+        # The leases this Lake's job holds (object storage only), by table, in the order taken.
+        self._leases: dict[str, TableLease] = {}
+
+    def hold(self, contract: TableContract) -> None:
+        """Before a write: takes the table's lease (waiting while another job holds it) or, when
+        this job holds it already, checks it still does. Nothing on a local lake."""
+        if not is_object_store(self.settings.lake_root):
+            return
+        name = contract.qualified_name
+        lease = self._leases.get(name)
+        if lease is not None:
+            lease.check()
+            return
+        records = LeaseLog(boto_client(self.settings.object_store),
+                           lease_prefix(self.settings.lake_root, name), name)
+        lease = TableLease(records, job=self.spark.sparkContext.appName or "meterlake")
+        lease.acquire()
+        lease.start_heartbeat()
+        self._leases[name] = lease
+
+    def hold_all(self, contracts: list[TableContract]) -> None:
+        """The leases of every table a job step will write, taken before it reads the state
+        its writes depend on (a progress mark, a planned batch, a revision number) and in one
+        order for every job, so two jobs sharing tables cannot wait on each other."""
+        for contract in sorted(contracts, key=lambda c: c.qualified_name):
+            self.hold(contract)
+
+    def release_leases(self) -> None:
+        """Releases every lease this Lake took, newest first: the end of a job."""
+        while self._leases:
+            _name, lease = self._leases.popitem()
+            lease.release()
+
+    def for_update(self, contract: TableContract) -> DeltaTable:
+        """The table for a MERGE, OPTIMIZE, VACUUM or RESTORE: `ensure`, with its lease held."""
+        self.hold(contract)
+        return self.ensure(contract)
 
     def path(self, contract: TableContract) -> str:
         return contract.path(self.settings.lake_root)
@@ -89,6 +131,7 @@ class Lake:
         if self.path(contract) in self._existing:
             return
         if not self.exists(contract):
+            self.hold(contract)
             builder = (
                 DeltaTable.createIfNotExists(self.spark)
                 .location(self.path(contract))
@@ -142,6 +185,7 @@ class Lake:
     ) -> None:
         """Appends rows; with `txn` (app id, version) Delta skips a write it already committed."""
         self._create_if_missing(contract)
+        self.hold(contract)
         writer = conform(df, contract).write.format("delta").mode("append")
         if txn is not None:
             writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
@@ -150,6 +194,7 @@ class Lake:
     def overwrite(self, contract: TableContract, df: DataFrame, user_metadata: str) -> None:
         """Replaces the table's rows in one commit; `user_metadata` records what it came from."""
         self._create_if_missing(contract)
+        self.hold(contract)
         (
             conform(df, contract).write.format("delta").mode("overwrite")
             .option("userMetadata", user_metadata).save(self.path(contract))

@@ -10,6 +10,12 @@ from pyspark.sql import SparkSession
 
 from meterlake.core.config import Settings
 from meterlake.core.jars import jar_paths, missing_jars
+from meterlake.core.object_store import (
+    credentials_from_env,
+    environment_credentials,
+    hadoop_options,
+    is_object_store,
+)
 
 
 def _under_spark_submit() -> bool:
@@ -34,8 +40,24 @@ def session_conf(settings: Settings) -> dict[str, str]:
         # Keeps MERGE output to about one file per touched date partition.
         "spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "true",
     }
+    conf.update({f"spark.hadoop.{key}": value for key, value in s3a_options(settings).items()})
     conf.update(settings.spark.conf)
     return conf
+
+
+def s3a_options(settings: Settings) -> dict[str, str]:
+    """Hadoop S3A settings when the lake or the landing zone is on object storage, else none."""
+    if not (is_object_store(settings.lake_root) or is_object_store(settings.landing_root)):
+        return {}
+    store = settings.object_store
+    # A server of our own needs our keys; AWS itself may find them on its own (instance roles).
+    credentials = credentials_from_env() if store.endpoint else environment_credentials()
+    return hadoop_options(store, credentials)
+
+
+def _is_on_this_machine(master: str | None) -> bool:
+    return master is not None and (
+        master.startswith("local") or master.startswith(("spark://127.0.0.1", "spark://localhost")))
 
 
 def build_session(settings: Settings, app_name: str) -> SparkSession:
@@ -45,18 +67,19 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         missing = missing_jars()
         if missing:
             raise RuntimeError(
-                f"Delta jars missing: {', '.join(map(str, missing))}; run `make setup` "
+                f"jars missing (Delta, S3A): {', '.join(map(str, missing))}; run `make setup` "
                 "(or `python -m meterlake.core.jars fetch`)"
             )
         if settings.spark.master:
             builder = builder.master(settings.spark.master)
-            if settings.spark.master.startswith("local"):
-                # A laptop lake talks to nobody: bind to loopback, not the first interface.
-                os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-                # Python steps (the region contours) run in worker processes, which must import
-                # meterlake and shapely: the driver's interpreter has both, `python3` on the
-                # PATH may have neither.
-                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        if _is_on_this_machine(settings.spark.master):
+            # A laptop lake or a loopback cluster talks to nobody: bind to loopback, not the
+            # first interface.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python steps (the region contours) run in worker processes, which must import
+        # meterlake and shapely: the driver's interpreter has both, `python3` on the PATH of
+        # a worker may have neither.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.jars", ",".join(str(p) for p in jar_paths()))
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
@@ -66,4 +89,13 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
     time.tzset()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    use_object_store(spark, settings)
     return spark
+
+
+def use_object_store(spark: SparkSession, settings: Settings) -> None:
+    """Puts the object store's S3A settings into a running session's Hadoop configuration: a
+    session built before (a notebook, the test suite) keeps its own, and later jobs read it."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in s3a_options(settings).items():
+        hadoop.set(key, value)

@@ -123,7 +123,8 @@ def plan_batch(
         return int(last["batch"]), list(last["ingest_ids"])
     logged = {row["ingest_id"] for row in log_rows}
     if candidates is None:
-        candidates = list_landed(lake.settings.landing_root, source)
+        candidates = list_landed(lake.settings.landing_root, source,
+                                 object_store=lake.settings.object_store)
     pending = [f.ingest_id for f in candidates if f.ingest_id not in logged]
     if not pending:
         return None
@@ -242,8 +243,10 @@ def ingest_pending(
 ) -> IngestReport:
     """Loads the landed files of `source` not in `ops.ingest_log` yet (all, or those among
     `candidates`) as one batch; an unfinished batch is finished first, and alone."""
+    lake.hold_all([source.bronze, QUARANTINE, INGEST_LOG, INGEST_BATCHES])
     # One listing of the landing zone serves the plan and the lookup below.
-    landed_files = list_landed(lake.settings.landing_root, source.name)
+    landed_files = list_landed(lake.settings.landing_root, source.name,
+                               object_store=lake.settings.object_store)
     log_rows = logged_files(lake, source)
     planned = plan_batch(lake, source.name, log_rows,
                          landed_files if candidates is None else candidates)
@@ -271,7 +274,8 @@ def ingest_paths(
     After a crash the first load finishes the interrupted batch alone; the files landed now are
     then loaded by a second one, and the report covers both.
     """
-    landed = {land_file(lake.settings.landing_root, source.name, path, sender).ingest_id
+    landed = {land_file(lake.settings.landing_root, source.name, path, sender,
+                        object_store=lake.settings.object_store).ingest_id
               for path in expand_paths(paths)}
     report = ingest_pending(lake, source)
     if landed - {f.landed.ingest_id for f in report.files}:

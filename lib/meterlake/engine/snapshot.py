@@ -155,7 +155,7 @@ def verify_or_restore(
         results = run_expectations(cached_df, contract, quality)
     lake.append_rows(DQ_RESULTS, dq_result_rows(results, contract.qualified_name, version, scope))
     if not all(r.success for r in results):
-        lake.ensure(contract).restoreToVersion(previous)
+        lake.for_update(contract).restoreToVersion(previous)
         raise_on_failure(results, contract.qualified_name)
 
 
@@ -186,7 +186,7 @@ def merge_held(
                            new_rows_df.join(held_df, unit, how="left_semi"), dataset, dates),
         lake.settings,
     )
-    silver = lake.ensure(dataset.silver)
+    silver = lake.for_update(dataset.silver)
     merge_into_silver(silver, rows_df, dataset, dates)
     return dates, *merge_metrics(silver, before)
 
@@ -194,6 +194,7 @@ def merge_held(
 def run_snapshot(lake: Lake, dataset: KeyedDataset) -> SnapshotReport:
     """Merges the bronze rows of `dataset` that arrived since the last run into its silver
     table."""
+    lake.hold_all([dataset.silver, SNAPSHOT_PROGRESS, DQ_RESULTS])
     since = last_progress(lake, dataset.name)
     until = lake.version(dataset.bronze)
     if since == until:

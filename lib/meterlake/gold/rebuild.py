@@ -41,6 +41,7 @@ def rebuild_from_silver(
 ) -> RebuildReport:
     """Overwrites `gold` with `build(silver at its current version)`, unless `gold` was last
     built from that very version."""
+    lake.hold(gold)
     silver_version = lake.version(silver)
     is_rebuilt = pinned_version(lake, gold, silver) != silver_version
     if is_rebuilt:

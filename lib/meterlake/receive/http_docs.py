@@ -148,4 +148,8 @@ DROPZONE_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: error("the key lacks the ingest scope", "this API key lacks the 'ingest' scope"),
     413: error("body over the size limit", "request body larger than the limit of 1048576 bytes"),
     422: {"model": Rejection, "description": "refused at the door; kept as rejected"},
+    503: error("the landing zone cannot be written (disk, or the object store is down); "
+               "nothing was landed: send it again",
+               "the landing zone cannot be written: s3a://meterlake/landing/dropzone/...: "
+               "no answer from the object store at http://127.0.0.1:18333/..."),
 }

@@ -4,17 +4,22 @@ An accepted body is landed under source `dropzone` (temporary name, fsync, atomi
 of the directory) before the 202 answers with its landing id, so every 2xx is a landed object
 and a crash after it loses nothing. A body refused at the door (422) is landed too, under
 `dropzone_rejected` with the reason in its metadata, for lineage; unauthenticated (401/403) and
-oversized (413) requests are not kept. Blocking file I/O runs in the threadpool, never on the
-event loop. No Spark here: the `ingest dropzone` job loads what landed, on its own schedule.
+oversized (413) requests are not kept. When the landing zone cannot be written (a full disk,
+object storage down or refusing the receiver's key) the answer is a 503 whose detail says why,
+and nothing is visible as landed: the client retries, with the same Idempotency-Key to land
+once. Blocking I/O runs in the threadpool, never on the event loop. No Spark here: the
+`ingest dropzone` job loads what landed, on its own schedule.
 
 Settings come from the environment so that every uvicorn worker process builds the same app:
 `METERLAKE_API_KEYS` (see `http_auth`), `METERLAKE_MAX_BODY_BYTES` (default 1 MiB), and the
-lake and landing roots as `meterlake.core.config.load_settings` finds them (`METERLAKE_CONF`,
-`METERLAKE_LAKE`, `METERLAKE_LANDING`).
+lake and landing roots and the object store as `meterlake.core.config.load_settings` finds them
+(`METERLAKE_CONF`, `METERLAKE_LAKE`, `METERLAKE_LANDING`, `METERLAKE_S3_ENDPOINT`; the
+credentials in `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +30,8 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from meterlake.core.config import DashboardSettings, load_settings
+from meterlake.core.config import DashboardSettings, ObjectStoreSettings, load_settings
+from meterlake.core.object_store import ObjectStoreError
 from meterlake.receive import http_docs
 from meterlake.receive.dropzone_landing import Received, receive_or_reject
 from meterlake.receive.http_auth import INGEST, KEYS_VARIABLE, ApiKey, parse_api_keys, require_scope
@@ -40,6 +46,7 @@ from meterlake.sources.dropzone.door import RejectedBodyError
 
 MAX_BODY_VARIABLE = "METERLAKE_MAX_BODY_BYTES"
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class HttpSettings:
     api_keys: tuple[ApiKey, ...]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    # Where an s3a:// landing root (and lake) is served; unused for local paths.
+    object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
 
 
 def http_settings_from_env(env: Mapping[str, str] | None = None) -> HttpSettings:
@@ -62,7 +71,8 @@ def http_settings_from_env(env: Mapping[str, str] | None = None) -> HttpSettings
     limit_text = env.get(MAX_BODY_VARIABLE, str(DEFAULT_MAX_BODY_BYTES))
     if not limit_text.isdigit() or int(limit_text) < 1:
         raise ValueError(f"{MAX_BODY_VARIABLE} must be a positive integer, got {limit_text!r}")
-    return HttpSettings(lake.lake_root, lake.landing_root, keys, int(limit_text), lake.dashboard)
+    return HttpSettings(lake.lake_root, lake.landing_root, keys, int(limit_text), lake.dashboard,
+                        lake.object_store)
 
 
 def _utc_text(instant: datetime) -> str:
@@ -98,6 +108,16 @@ async def post_dropzone(
     started = datetime.now(UTC)
     settings: HttpSettings = request.app.state.http
     body = await read_limited_body(request, settings.max_body_bytes)
+    try:
+        return await _land_request(request, settings, body, api_key, idempotency_key, started)
+    except (ObjectStoreError, OSError) as error:
+        return _unavailable_response(error)
+
+
+async def _land_request(
+    request: Request, settings: HttpSettings, body: bytes, api_key: ApiKey,
+    idempotency_key: str | None, started: datetime,
+) -> JSONResponse:
     data, name = body, None
     content_type = request.headers.get("content-type", "")
     if content_type.lower().startswith("multipart/form-data"):
@@ -106,11 +126,12 @@ async def post_dropzone(
         except RejectedBodyError as error:
             landed = await run_in_threadpool(
                 land_bytes, settings.landing_root, REJECTED_NAME,
-                _default_name(started, ".multipart"), body, api_key.fingerprint, str(error))
+                _default_name(started, ".multipart"), body, api_key.fingerprint, str(error),
+                object_store=settings.object_store)
             return _rejected_response(landed, str(error))
     received, reason = await run_in_threadpool(
         receive_or_reject, settings.landing_root, data, name or _default_name(started),
-        api_key.fingerprint, idempotency_key,
+        api_key.fingerprint, idempotency_key, object_store=settings.object_store,
     )
     if reason is not None:
         return _rejected_response(received.landed, reason)
@@ -121,6 +142,15 @@ async def post_dropzone(
 def _rejected_response(landed: LandedFile, reason: str) -> JSONResponse:
     return JSONResponse({"detail": reason, "rejected_landing_id": landed.ingest_id},
                         status_code=422)
+
+
+def _unavailable_response(error: ObjectStoreError | OSError) -> JSONResponse:
+    """503: the landing zone cannot be written. An object-store error's one line names the URL
+    and the identity; a filesystem error is reported without the server's paths."""
+    cause = str(error) if isinstance(error, ObjectStoreError) else error.strerror or str(error)
+    log.error("landing failed, answering 503: %s", error)
+    return JSONResponse({"detail": f"the landing zone cannot be written: {cause}"},
+                        status_code=503)
 
 
 def ingest_router() -> APIRouter:

@@ -2,24 +2,28 @@
 
 The first request with a key decides where its bytes will land (a `LandingSlot`) and records
 that decision under `<landing>/_idempotency/<source>/<xx>/<digest>.json` with an exclusive
-create (a complete temporary file hard-linked into place, which fails if the name exists) and
-fsyncs it, *before* landing. Every later request with the same key and sender reads the record
-and, if the object is not complete yet (an attempt crashed, or is still writing), lands the same
-bytes into the same slot: a slot fully determines the landed object, so racing or repeated
-completions produce one object. Records survive restarts; nothing here is ever deleted.
+create, *before* landing: on a filesystem a complete, fsynced temporary file hard-linked into
+place (the link fails if the name exists); on object storage a conditional put (If-None-Match),
+which the server refuses when the key exists. Every later request with the same key and sender
+reads the record and, if the object is not complete yet (an attempt crashed, or is still
+writing), lands the same bytes into the same slot: a slot fully determines the landed object,
+so racing or repeated completions produce one object. Records survive restarts; nothing here
+is ever deleted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from meterlake.receive.landing import LandingSlot, fsync_dir, make_dirs_durably
+from meterlake.receive.landing import LandingSlot, landing_store
+
+if TYPE_CHECKING:
+    from meterlake.receive.landing import ObjectStore
 
 IDEMPOTENCY_DIR = "_idempotency"
 MAX_KEY_CHARS = 255
@@ -38,7 +42,7 @@ class IdempotencyRecord:
 
     @property
     def slot(self) -> LandingSlot:
-        return LandingSlot(self.ingest_id, self.received_at, Path(self.landing_path))
+        return LandingSlot(self.ingest_id, self.received_at, self.landing_path)
 
     def to_json(self) -> str:
         record = {**self.__dict__, "received_at": self.received_at.isoformat()}
@@ -56,31 +60,23 @@ def is_valid_key(key: str) -> bool:
     return 0 < len(key) <= MAX_KEY_CHARS and all(33 <= ord(c) <= 126 for c in key)
 
 
-def record_path(landing_root: str | Path, source: str, sender: str | None, key: str) -> Path:
+def record_path(landing_root: str | Path, source: str, sender: str | None, key: str) -> str:
     """Where the record of `key` lives: keys are scoped per sender (two clients may pick the same
     key), and hashed so any key is a safe file name."""
     digest = hashlib.sha256(f"{sender or ''}\n{key}".encode()).hexdigest()
-    return Path(landing_root) / IDEMPOTENCY_DIR / source / digest[:2] / f"{digest}.json"
+    return landing_store(landing_root).join(str(landing_root), IDEMPOTENCY_DIR, source,
+                                            digest[:2], f"{digest}.json")
 
 
-def claim(path: Path, proposed: IdempotencyRecord) -> IdempotencyRecord:
+def claim(
+    path: str | Path, proposed: IdempotencyRecord, *,
+    object_store: ObjectStore = None,
+) -> IdempotencyRecord:
     """Records `proposed` under `path` unless a record exists; returns the record that holds.
 
-    The record is written completely and fsynced under a unique temporary name, then linked to
-    `path` (link fails if `path` exists: an exclusive create that never exposes a half-written
-    record), and the directory is fsynced before this returns.
+    The create is exclusive and never exposes a half-written record, and the record is durable
+    before this returns (see the module docstring).
     """
-    make_dirs_durably(path.parent)
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    with temporary.open("w", encoding="utf-8") as out:
-        out.write(proposed.to_json())
-        out.flush()
-        os.fsync(out.fileno())
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        return IdempotencyRecord.from_json(path.read_text(encoding="utf-8"))
-    finally:
-        temporary.unlink()
-    fsync_dir(path.parent)
-    return proposed
+    existing = landing_store(path, object_store).create_once(
+        str(path), proposed.to_json().encode("utf-8"))
+    return proposed if existing is None else IdempotencyRecord.from_json(existing.decode("utf-8"))

@@ -1,23 +1,39 @@
 """The landing zone: raw bytes exactly as received, plus a small metadata record.
 
 Layout: `<landing>/<source>/<yyyy>/<mm>/<dd>/<received-at>_<id>_<original-name>` and beside it
-`<same name>.meta.json`. Both are written under a dot-prefixed temporary name and renamed, data
-first; a file counts as landed only once its metadata exists, so a crash mid-write leaves
-nothing half-visible. The pipeline never rewrites or deletes anything here.
+`<same name>.meta.json`, written data first; a file counts as landed only once its metadata
+exists, so a crash mid-write leaves nothing half-visible. Nothing is ever overwritten: each
+object is created exclusively, and the pipeline never rewrites or deletes anything here.
+
+The landing root is a local path or `s3a://bucket/prefix`; `landing_store` is the one place
+that picks the implementation (`local_landing`, `object_landing`), and every function here
+takes `object_store` (the settings' `object_store`, or an `ObjectLanding` to tune uploads) for
+the second kind. Landed bytes and metadata are read through `read_landed_bytes` and
+`read_landed`, never with `open()`: `landing_path` may be an `s3a://` URL.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from meterlake.core.config import ObjectStoreSettings
+from meterlake.core.object_store import is_object_store
+from meterlake.receive.local_landing import LocalLandingStore
+
+if TYPE_CHECKING:
+    from meterlake.receive.object_landing import ObjectLanding
+
+    # What a landing root on object storage needs: the settings' `object_store`, or an
+    # `ObjectLanding` (the same with the upload tuning); None for a local landing root.
+    ObjectStore = ObjectStoreSettings | ObjectLanding | None
 
 META_SUFFIX = ".meta.json"
 # What loading a landed file can end in, as `ops.ingest_log` records it.
@@ -74,45 +90,42 @@ class _ArrivalClock:
 ARRIVAL_CLOCK = _ArrivalClock()
 
 
-def _write_durably(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
-    """Writes and fsyncs `chunks`; returns their sha256 and byte size."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("wb") as out:
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    return digest.hexdigest(), size
+class LandingStore(Protocol):
+    """Where landed objects are kept. Every object is created once and never overwritten."""
+
+    def join(self, root: str, *parts: str) -> str:
+        """The location of `parts` under `root`."""
+        ...
+
+    def write_once(self, path: str, chunks: Callable[[], Iterable[bytes]]) -> tuple[str, int]:
+        """Writes the bytes (`chunks()` may be called more than once) unless `path` holds them
+        already: (sha256, byte size). Other bytes at `path` are an error."""
+        ...
+
+    def create_once(self, path: str, content: bytes) -> bytes | None:
+        """Creates `path` holding `content`: None, or what `path` holds when it existed."""
+        ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def read(self, path: str) -> bytes: ...
+
+    def read_all(self, directory: str, suffix: str) -> list[bytes]:
+        """Every object under `directory` whose name ends in `suffix`, dot-names excluded."""
+        ...
 
 
-def _read_chunks(source: Path) -> Iterator[bytes]:
-    with source.open("rb") as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            yield chunk
+def landing_store(location: str | Path, object_store: ObjectStore = None) -> LandingStore:
+    """The store of `location` (a landing root or a path under one): local unless it is an
+    object-store URL, which needs `object_store` (checked at its first request)."""
+    if not is_object_store(location):
+        return LocalLandingStore()
+    # Imported here: botocore loads only where a landing root is on object storage.
+    from meterlake.receive.object_landing import ObjectLanding, S3LandingStore
 
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def make_dirs_durably(directory: Path) -> None:
-    """Creates `directory` and its missing parents, fsyncing each new entry's parent: a new day
-    directory that a crash forgot would take the files landed in it along."""
-    missing: list[Path] = []
-    current = directory
-    while not current.is_dir():
-        missing.append(current)
-        current = current.parent
-    for new in reversed(missing):
-        new.mkdir(exist_ok=True)
-        fsync_dir(new.parent)
+    if isinstance(object_store, ObjectStoreSettings):
+        object_store = ObjectLanding(object_store)
+    return S3LandingStore(object_store)
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,7 @@ class LandingSlot:
 
     ingest_id: str
     received_at: datetime
-    landing_path: Path
+    landing_path: str  # a local path or an s3a:// URL
 
 
 def reserve_slot(landing_root: str | Path, source: str, original_name: str) -> LandingSlot:
@@ -133,35 +146,36 @@ def reserve_slot(landing_root: str | Path, source: str, original_name: str) -> L
     received_at = ARRIVAL_CLOCK.now()
     ingest_id = uuid.uuid4().hex
     safe_name = _SAFE_NAME.sub("_", original_name)
-    directory = Path(landing_root) / source / received_at.strftime("%Y/%m/%d")
     name = f"{received_at.strftime('%Y%m%dT%H%M%S.%fZ')}_{ingest_id}_{safe_name}"
-    return LandingSlot(ingest_id, received_at, directory / name)
+    path = landing_store(landing_root).join(str(landing_root), source,
+                                            received_at.strftime("%Y/%m/%d"), name)
+    return LandingSlot(ingest_id, received_at, path)
+
+
+def _read_chunks(source: Path) -> Iterator[bytes]:
+    with source.open("rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            yield chunk
 
 
 def _land_chunks(
+    store: LandingStore,
     slot: LandingSlot,
     source: str,
     original_name: str,
-    chunks: Iterable[bytes],
+    chunks: Callable[[], Iterable[bytes]],
     sender: str | None,
     rejection: str | None,
     context: dict[str, str] | None = None,
 ) -> LandedFile:
-    """Writes data then metadata into `slot`, each under a dot-prefixed temporary name, fsynced
-    and renamed, then fsyncs the directory: once this returns, a crash loses nothing."""
-    final = slot.landing_path
-    directory = final.parent
-    make_dirs_durably(directory)
-    # Unique temporary names: two writers completing the same slot must not share one.
-    scratch = uuid.uuid4().hex[:8]
-    temporary = directory / f".{final.name}.{scratch}.tmp"
-    sha256, size = _write_durably(temporary, chunks)
-    temporary.rename(final)
+    """Writes data then metadata into `slot`, each created once: once this returns, a crash
+    loses nothing. When the slot's metadata exists already, the record there holds."""
+    sha256, size = store.write_once(slot.landing_path, chunks)
     landed = LandedFile(
         ingest_id=slot.ingest_id,
         source=source,
         original_name=original_name,
-        landing_path=str(final),
+        landing_path=slot.landing_path,
         received_at=slot.received_at,
         sha256=sha256,
         byte_size=size,
@@ -169,11 +183,9 @@ def _land_chunks(
         rejection=rejection,
         context=context,
     )
-    meta_temporary = directory / f".{final.name}{META_SUFFIX}.{scratch}.tmp"
-    _write_durably(meta_temporary, [landed.to_json().encode("utf-8")])
-    meta_temporary.rename(directory / f"{final.name}{META_SUFFIX}")
-    fsync_dir(directory)
-    return landed
+    existing = store.create_once(f"{slot.landing_path}{META_SUFFIX}",
+                                 landed.to_json().encode("utf-8"))
+    return landed if existing is None else LandedFile.from_json(existing.decode("utf-8"))
 
 
 def land_file(
@@ -181,10 +193,13 @@ def land_file(
     source: str,
     original: Path,
     sender: str | None = None,
+    *,
+    object_store: ObjectStore = None,
 ) -> LandedFile:
     """Copies `original` unchanged into the landing zone and records its metadata."""
     slot = reserve_slot(landing_root, source, original.name)
-    return _land_chunks(slot, source, original.name, _read_chunks(original), sender, None)
+    return _land_chunks(landing_store(landing_root, object_store), slot, source, original.name,
+                        lambda: _read_chunks(original), sender, None)
 
 
 def land_bytes(
@@ -196,6 +211,8 @@ def land_bytes(
     rejection: str | None = None,
     slot: LandingSlot | None = None,
     context: dict[str, str] | None = None,
+    *,
+    object_store: ObjectStore = None,
 ) -> LandedFile:
     """Lands `data` (bytes received over the network) unchanged under the original name `name`.
 
@@ -205,24 +222,40 @@ def land_bytes(
     idempotency key before writing; landing the same bytes into one slot again is harmless.
     """
     slot = slot or reserve_slot(landing_root, source, name)
-    return _land_chunks(slot, source, name, [data], sender, rejection, context)
+    return _land_chunks(landing_store(landing_root, object_store), slot, source, name,
+                        lambda: [data], sender, rejection, context)
 
 
-def is_landed(landing_path: str | Path) -> bool:
+def is_landed(
+    landing_path: str | Path, *, object_store: ObjectStore = None
+) -> bool:
     """True once the object at `landing_path` is complete (its metadata exists)."""
-    return Path(f"{landing_path}{META_SUFFIX}").is_file()
+    return landing_store(landing_path, object_store).exists(f"{landing_path}{META_SUFFIX}")
 
 
-def list_landed(landing_root: str | Path, source: str) -> list[LandedFile]:
-    """Every file landed for `source`, in arrival order."""
-    base = Path(landing_root) / source
-    if not base.is_dir():
-        return []
-    landed = [
-        LandedFile.from_json(meta.read_text(encoding="utf-8"))
-        for meta in base.rglob(f"*{META_SUFFIX}")
-        if not meta.name.startswith(".")
-    ]
+def read_landed(
+    landing_path: str, *, object_store: ObjectStore = None
+) -> LandedFile:
+    """The metadata record of the object landed at `landing_path`."""
+    meta = landing_store(landing_path, object_store).read(f"{landing_path}{META_SUFFIX}")
+    return LandedFile.from_json(meta.decode("utf-8"))
+
+
+def read_landed_bytes(
+    landing_path: str, *, object_store: ObjectStore = None
+) -> bytes:
+    """The bytes landed at `landing_path`, exactly as received."""
+    return landing_store(landing_path, object_store).read(landing_path)
+
+
+def list_landed(
+    landing_root: str | Path, source: str, *,
+    object_store: ObjectStore = None,
+) -> list[LandedFile]:
+    """Every file landed for `source` (those whose metadata exists), in arrival order."""
+    store = landing_store(landing_root, object_store)
+    landed = [LandedFile.from_json(meta.decode("utf-8"))
+              for meta in store.read_all(store.join(str(landing_root), source), META_SUFFIX)]
     return sorted(landed, key=lambda f: (f.received_at, f.ingest_id))
 
 

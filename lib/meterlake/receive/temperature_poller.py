@@ -11,7 +11,9 @@ whose body is not a JSON array) are not, since asking again would get the same a
 
 The API key travels only in the `X-API-Key` header: it is never logged, landed or put in an
 error message. Credentials in the URL (`https://user:password@host/`) are sent as basic auth
-and removed from everything recorded. No Spark here.
+and removed from everything recorded. The landing root may be on object storage (pass the
+settings' `object_store`); a landing zone that cannot be written ends the polls with its
+error (OSError, ObjectStoreError): polling on would receive bodies it cannot keep. No Spark here.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from meterlake.receive.landing import LandedFile, land_bytes
 from meterlake.sources.temperatures import NAME, REJECTED_NAME
 from meterlake.sources.temperatures.door import response_rejection
+
+if TYPE_CHECKING:
+    from meterlake.receive.landing import ObjectStore
 
 log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-API-Key"
@@ -93,7 +98,7 @@ def _describe(error: Exception, target: _Target) -> str:
 
 
 def _attempt(client: httpx.Client, target: _Target, landing_root: str | Path, number: int,
-             timeout_seconds: float) -> _Attempt:
+             timeout_seconds: float, object_store: ObjectStore) -> _Attempt:
     """One GET; lands whatever body came back (even a partial one) with its context."""
     started_at = datetime.now(UTC)
     started = time.perf_counter()
@@ -122,7 +127,8 @@ def _attempt(client: httpx.Client, target: _Target, landing_root: str | Path, nu
     }
     landed = land_bytes(landing_root, REJECTED_NAME if reason else NAME,
                         f"{NAME}_{started_at.strftime('%Y%m%dT%H%M%S.%fZ')}.json", body,
-                        sender=target.url, rejection=reason, context=context)
+                        sender=target.url, rejection=reason, context=context,
+                        object_store=object_store)
     retryable = failure is not None or status == 429 or status >= 500
     return _Attempt(status, reason, landed, retry_after, retryable)
 
@@ -143,12 +149,12 @@ def _wait_seconds(attempt: _Attempt, number: int, rng: random.Random, base: floa
 def _poll(client: httpx.Client, target: _Target, landing_root: str | Path, poll: int, *,
           timeout_seconds: float, max_attempts: int, backoff_base_seconds: float,
           backoff_max_seconds: float, sleep: Callable[[float], None],
-          rng: random.Random) -> PollOutcome:
+          rng: random.Random, object_store: ObjectStore) -> PollOutcome:
     landed: list[LandedFile] = []
     number = 0
     while True:
         number += 1
-        attempt = _attempt(client, target, landing_root, number, timeout_seconds)
+        attempt = _attempt(client, target, landing_root, number, timeout_seconds, object_store)
         landed += [attempt.landed] if attempt.landed else []
         if attempt.error is None:
             log.info("poll %d attempt %d: HTTP %s, landed %s", poll, number, attempt.status,
@@ -179,9 +185,11 @@ def iter_polls(
     clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
     client: httpx.Client | None = None,
+    object_store: ObjectStore = None,
 ) -> Iterator[PollOutcome]:
     """Polls `url` `polls` times (None: forever), `every_seconds` apart from start to start
-    (a poll that overruns is followed at once), yielding each poll's outcome as it ends."""
+    (a poll that overruns is followed at once), yielding each poll's outcome as it ends.
+    `object_store`: where an s3a:// `landing_root` is served (the settings' object_store)."""
     if every_seconds < 0 or max_attempts < 1 or timeout_seconds <= 0:
         raise ValueError("every_seconds must be >= 0, max_attempts >= 1, timeout_seconds > 0")
     target = _Target.of(url, api_key)
@@ -195,7 +203,8 @@ def iter_polls(
             started = clock()
             yield _poll(http, target, landing_root, poll, timeout_seconds=timeout_seconds,
                         max_attempts=max_attempts, backoff_base_seconds=backoff_base_seconds,
-                        backoff_max_seconds=backoff_max_seconds, sleep=sleep, rng=rng)
+                        backoff_max_seconds=backoff_max_seconds, sleep=sleep, rng=rng,
+                        object_store=object_store)
             remaining = every_seconds - (clock() - started)
             if (polls is None or poll < polls) and remaining > 0:
                 sleep(remaining)

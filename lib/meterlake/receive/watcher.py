@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meterlake.core.config import ObjectStoreSettings
 from meterlake.receive.landing import LOADED, LandedFile, land_file, list_landed
 
 PROCESSED, REJECTED = "processed", "rejected"
@@ -44,6 +45,8 @@ class Watcher:
     inbox: Path
     load: Load
     batch_size: int = 20
+    # Where an s3a:// landing root is served (the settings' object_store); None for a path.
+    object_store: ObjectStoreSettings | None = None
     _seen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def _complete_files(self) -> list[Path]:
@@ -58,13 +61,14 @@ class Watcher:
 
     def _landed(self, paths: list[Path]) -> dict[Path, LandedFile]:
         """Lands each file unless an earlier run already did (same name and content)."""
-        already = {(f.original_name, f.sha256): f
-                   for f in list_landed(self.landing_root, self.source)}
+        already = {(f.original_name, f.sha256): f for f in list_landed(
+            self.landing_root, self.source, object_store=self.object_store)}
         landed = {}
         for path in paths:
             existing = already.get((path.name, _sha256(path)))
             landed[path] = existing or land_file(
-                self.landing_root, self.source, path, sender="watcher"
+                self.landing_root, self.source, path, sender="watcher",
+                object_store=self.object_store,
             )
         return landed
 

@@ -29,7 +29,7 @@ def create_app(settings: HttpSettings | None = None) -> FastAPI:
                          description=http_docs.API_DESCRIPTION)
     app.state.http = settings
     app.state.api_keys = settings.api_keys
-    app.state.tables = LatestTables(settings.lake_root)
+    app.state.tables = LatestTables(settings.lake_root, settings.object_store)
     app.state.session_secret = sessions.session_secret()
     app.add_exception_handler(RequestValidationError, validation_message)
     app.include_router(ingest_router())

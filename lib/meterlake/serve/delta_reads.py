@@ -25,6 +25,9 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable, QueryBuilder
 from deltalake.exceptions import TableNotFoundError
 
+from meterlake.core.config import ObjectStoreSettings
+from meterlake.core.object_store import arrow_filesystem, delta_rs_location
+
 _MICROS = pa.timestamp("us", tz="UTC")
 
 
@@ -53,21 +56,29 @@ class MissingTableError(LookupError):
     """The table has not been written yet; the message says what creates it."""
 
 
-def open_table(lake_root: str, ref: TableRef) -> DeltaTable:
-    """The table's latest version; MissingTableError when it does not exist yet."""
+def open_table(lake_root: str, ref: TableRef, store: ObjectStoreSettings | None = None,
+               version: int | None = None) -> DeltaTable:
+    """The table's latest version (or `version`); MissingTableError when it does not exist
+    yet. `store` says where an `s3a://` lake is served."""
+    uri, options = delta_rs_location(ref.path(lake_root), store or ObjectStoreSettings())
     try:
-        return DeltaTable(ref.path(lake_root))
+        return DeltaTable(uri, version=version, storage_options=options)
     except TableNotFoundError:
         raise MissingTableError(
             f"{ref.qualified_name} does not exist yet: {ref.missing_hint}"
         ) from None
 
 
-def dataset(table: DeltaTable) -> pads.Dataset:
+def dataset(table: DeltaTable, store: ObjectStoreSettings | None = None) -> pads.Dataset:
     """The table's files as an Arrow dataset, read through pyarrow's own filesystem: delta-rs's
     Python filesystem handler can abort the interpreter at exit (seen with deltalake 1.6.6),
     which would kill a server worker's clean shutdown."""
-    raw, root = pafs.FileSystem.from_uri(table.table_uri)
+    uri = table.table_uri
+    if uri.startswith("s3"):
+        root = uri.split("://", 1)[1].rstrip("/")
+        raw = arrow_filesystem(store or ObjectStoreSettings())
+    else:
+        raw, root = pafs.FileSystem.from_uri(uri)
     return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, raw))
 
 
@@ -90,8 +101,9 @@ class LatestTables:
     (one log listing when there are none) instead of the whole log, and lists the files again
     only when the version moved. Thread-safe: the server's worker threads share it."""
 
-    def __init__(self, lake_root: str) -> None:
+    def __init__(self, lake_root: str, store: ObjectStoreSettings | None = None) -> None:
         self.lake_root = lake_root
+        self.store = store or ObjectStoreSettings()
         self._lock = threading.Lock()
         # Per table: a handle that only follows the log (mutated under the lock), and the
         # version handed out (never mutated, so a reader never sees it move under its feet).
@@ -103,14 +115,14 @@ class LatestTables:
         with self._lock:
             follower = self._followers.get(ref)
             if follower is None:
-                follower = open_table(self.lake_root, ref)
+                follower = open_table(self.lake_root, ref, self.store)
                 self._followers[ref] = follower
             else:
                 follower.update_incremental()
             served = self._served.get(ref)
             if served is None or served.version != follower.version():
-                table = DeltaTable(ref.path(self.lake_root), version=follower.version())
-                served = TableVersion(table, dataset(table))
+                table = open_table(self.lake_root, ref, self.store, follower.version())
+                served = TableVersion(table, dataset(table, self.store))
                 self._served[ref] = served
             return served
 

@@ -127,6 +127,7 @@ def settle(
 ) -> list[RunRecord]:
     """Settles `month` for `partners` (default: every partner of the book)."""
     started = datetime.now(UTC)
+    lake.hold_all([GOLD_SETTLEMENT_LINES, GOLD_SETTLEMENT_SUMMARY, REPORT_RUNS])
     book = book.for_partners(partners or sorted(book.partners))
     inputs = pin_inputs(lake)
     revisions = _next_revisions(lake, month, sorted(book.partners))
