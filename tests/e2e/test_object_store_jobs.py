@@ -9,9 +9,12 @@ a wrong key or a missing bucket are checked in a process of its own, like a user
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ import pytest
 from pyspark.sql import SparkSession
 from sqlalchemy import create_engine, text
 
-from meterlake.audit.settlement import reproduce
+from meterlake.audit.settlement import diff_runs, package, reproduce
 from meterlake.core.contracts import TableContract
 from meterlake.core.jars import jar_paths
 from meterlake.core.lake import Lake
@@ -29,7 +32,7 @@ from meterlake.engine.streaming import ingest_stream
 from meterlake.gold.meter_intervals import GOLD_METER_INTERVALS_15MIN, run_grid
 from meterlake.gold.meter_usage_hourly import GOLD_METER_USAGE_HOURLY
 from meterlake.gold.settlement.book import load_book
-from meterlake.gold.settlement.run import settle
+from meterlake.gold.settlement.run import EXPORTS, settle
 from meterlake.gold.settlement.tables import (
     GOLD_SETTLEMENT_LINES,
     GOLD_SETTLEMENT_SUMMARY,
@@ -151,6 +154,25 @@ def test_optimize_on_s3_keeps_every_row(s3: Lake) -> None:
     assert fingerprint(s3, GOLD_METER_INTERVALS_15MIN) == grid
 
 
+def test_diff_and_audit_package_of_runs_on_s3(s3: Lake, tmp_path: Path) -> None:
+    [first] = [r["run_id"] for r in s3.read(REPORT_RUNS).collect() if r["partner"] == "north"]
+    [second] = settle(s3, load_book(BOOK), "2020-06", ["north"])
+    assert second.revision == 2
+    lines_df, readings_df = diff_runs(s3, first, second.run_id)
+    assert (lines_df.count(), readings_df.count()) == (0, 0)  # nothing arrived in between
+    archive = package(s3, "north", 2020, tmp_path)
+    with zipfile.ZipFile(archive) as zipped:
+        index = json.loads(zipped.read("index.json"))
+        names = set(zipped.namelist())
+        assert [r["run_id"] for r in index["runs"]] == [first, second.run_id]
+        for run in index["runs"]:
+            recorded = json.loads(zipped.read(f"{run['folder']}/manifest.json"))["outputs"]
+            for name, _frame, _fmt in EXPORTS:
+                assert f"{run['folder']}/{name}" in names
+                exported = zipped.read(f"{run['folder']}/{name}")
+                assert hashlib.sha256(exported).hexdigest() == recorded[name]["sha256"]
+
+
 def test_stream_ingest_from_the_s3_landing_zone(
     spark: SparkSession, sample: Sample, object_store_env: dict[str, str]
 ) -> None:
@@ -220,7 +242,8 @@ def test_spark_submit_to_the_cluster_with_the_lake_on_s3_gives_the_local_tables(
     with s3_lake(spark, "cluster", object_store_env) as lake:
         env, on = _job_env(object_store_env, lake), ("--lake", lake.settings.lake_root)
         steps = [("ingest", (*on, "utility_drops", str(sample.drops))), ("snapshot", on),
-                 ("grid", on), ("settle", (*on, "--month", "2020-06", "--book", str(BOOK)))]
+                 ("grid", on), ("settle", (*on, "--month", "2020-06", "--book", str(BOOK))),
+                 ("optimize", on)]
         for job, args in steps:
             result = _spark_submit(spark_cluster, archive, job, *args, env=env)
             assert result.returncode == 0, f"{job}: {result.stderr[-3000:]}"

@@ -19,13 +19,11 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from fastapi import FastAPI
 
-from meterlake.core.config import ObjectStoreSettings
-from meterlake.core.object_store import boto_client, credentials_from_env
-from meterlake.receive import object_landing
 from meterlake.receive.http_auth import parse_api_keys
 from meterlake.receive.http_ingest import HttpSettings, ingest_router
 from meterlake.receive.idempotency import IdempotencyRecord, claim, record_path
 from meterlake.receive.landing import META_SUFFIX, LandedFile, land_bytes, list_landed, reserve_slot
+from tests.helpers.s3_stub import KEY_ID, STORE, stubbed_landing_client
 
 DATA = b'{"time_stamp": "2019-05-01T06:00:00-04:00", "data": [1.5]}'
 
@@ -124,20 +122,13 @@ def test_other_bytes_into_a_landed_slot_are_refused(tmp_path: Path) -> None:
 # --- on object storage: the claim is a conditional put, and HTTP ingest answers 503 when the
 # landing zone cannot be written (botocore's Stubber: the exact requests, no server)
 
-STORE = ObjectStoreSettings(endpoint="http://127.0.0.1:9")
 ROOT = "s3a://bucket/landing"
-KEY_ID = "AKIDEXAMPLE"
 
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
-    client = boto_client(STORE, credentials_from_env(), max_attempts=1)
-    monkeypatch.setattr(object_landing, "_client", lambda landing, credentials: client)
-    with Stubber(client) as stubber:
+    with stubbed_landing_client(monkeypatch) as stubber:
         yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_a_claim_on_object_storage_is_a_conditional_put(s3: Stubber) -> None:

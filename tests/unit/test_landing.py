@@ -15,9 +15,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
-from meterlake.core.config import ObjectStoreSettings
-from meterlake.core.object_store import ObjectStoreError, boto_client, credentials_from_env
-from meterlake.receive import object_landing
+from meterlake.core.object_store import ObjectStoreError
 from meterlake.receive.landing import (
     META_SUFFIX,
     LandedFile,
@@ -31,6 +29,7 @@ from meterlake.receive.landing import (
     reserve_slot,
 )
 from meterlake.receive.object_landing import ObjectLanding
+from tests.helpers.s3_stub import KEY_ID, STORE, stubbed_landing_client
 
 SOURCE = "utility_drops"
 # CRLF, a BOM, a NUL and a non-UTF-8 byte: landing must not touch any of them.
@@ -134,20 +133,12 @@ def test_expand_paths_names_a_missing_path(tmp_path: Path) -> None:
 # --- the same interface on object storage (botocore's Stubber: the exact requests, no server)
 
 BUCKET_ROOT = "s3a://bucket/landing"
-STORE = ObjectStoreSettings(endpoint="http://127.0.0.1:9", region="us-east-1")
-KEY_ID = "AKIDEXAMPLE"
 
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
-    """A client whose answers the test queues; every landing request goes to it."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret")
-    client = boto_client(STORE, credentials_from_env(), max_attempts=1)
-    monkeypatch.setattr(object_landing, "_client", lambda landing, credentials: client)
-    with Stubber(client) as stubber:
+    with stubbed_landing_client(monkeypatch) as stubber:
         yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def _key(url: str) -> str:
