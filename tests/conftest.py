@@ -20,6 +20,7 @@ from tests.helpers.database_servers import running_servers
 from tests.helpers.lakes import MakeLake, copy_lake, lake_at, local_test_settings
 from tests.helpers.object_store_server import ObjectStore, running_object_store
 from tests.helpers.spark_cluster import running_spark_cluster
+from tests.helpers.trino_server import running_trino
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +84,11 @@ def spark_cluster() -> Iterator[str]:
     infra/spark-cluster.sh; its master URL."""
     with running_spark_cluster() as master:
         yield master
+
+
+@pytest.fixture(scope="session")
+def trino_url() -> Iterator[str]:
+    """Trino with the lake's `lake` (read-only) and `lake_admin` catalogs, started once for the
+    session by infra/trino.sh (fetched into ~/.cache/meterlake on first use); its URL."""
+    with running_trino() as url:
+        yield url

@@ -214,8 +214,8 @@ def test_a_missing_bucket_is_one_line_naming_the_url_and_the_identity(
     result = _cli("snapshot", "--lake", "s3a://no-such-bucket/lake", env=env)
     assert result.returncode == 2
     assert result.stderr == (
-        f"meterlake: error: s3a://no-such-bucket/lake: the bucket does not exist as "
-        f"{object_store_env['AWS_ACCESS_KEY_ID']}\n")
+        f"meterlake: error: s3a://no-such-bucket/lake: access denied (no such bucket, or no "
+        f"right to it) as {object_store_env['AWS_ACCESS_KEY_ID']}\n")
 
 
 def _job_env(object_store_env: dict[str, str], lake: Lake) -> dict[str, str]:

@@ -12,7 +12,8 @@ from tests.helpers.paths import REPO
 
 SCRIPT = REPO / "infra" / "s3.sh"
 ROLES = ("jobs", "receiver", "analyst")
-# The first start builds SeaweedFS (infra/lib/build-seaweedfs.sh): ~15-20 minutes on two cores.
+# A first start builds SeaweedFS (infra/lib/build-seaweedfs.sh; `make test` builds it before):
+# about 5 minutes on two cores.
 START_TIMEOUT_S = 1800
 
 

@@ -204,7 +204,8 @@ def test_wrong_keys_and_foreign_buckets_are_one_line_naming_url_and_key_id(
     # SeaweedFS answers a scoped identity AccessDenied for a bucket it may not see, whether or
     # not the bucket exists: it does not tell who may not look whether it exists.
     assert [str(missing.value), str(wrong_secret.value)] == [
-        f"{missing_slot.landing_path}: access denied as {receiver}",
+        f"{missing_slot.landing_path}: access denied (no such bucket, or no right to it) as "
+        f"{receiver}",
         f"{slot.landing_path}: the secret key is wrong as {receiver}",
     ]
     assert zone.keys() == []

@@ -176,4 +176,5 @@ def test_http_ingest_answers_503_naming_the_object_store_url_and_key_id(s3: Stub
     sender = "key:" + hashlib.sha256(b"ingest-secret").hexdigest()[:12]
     record = record_path(ROOT, "dropzone", sender, "k-9")
     assert (answer.status_code, answer.json()) == (503, {
-        "detail": f"the landing zone cannot be written: {record}: access denied as {KEY_ID}"})
+        "detail": f"the landing zone cannot be written: {record}: access denied (no such bucket, "
+                  f"or no right to it) as {KEY_ID}"})

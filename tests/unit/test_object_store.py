@@ -1,6 +1,9 @@
-"""The one place URL forms and credentials are mapped for Spark, delta-rs, pyarrow and boto3."""
+"""The one place URL forms and credentials are mapped for Spark, delta-rs, pyarrow, boto3 and
+Trino."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from meterlake.core.object_store import (
     delta_rs_options,
     hadoop_options,
     is_object_store,
+    trino_location,
 )
 from meterlake.core.spark import session_conf
 from tests.helpers.paths import REPO
@@ -35,6 +39,25 @@ def test_each_client_gets_its_own_url_form() -> None:
     url = ObjectUrl.parse("s3a://meterlake/lake").child("silver", "meter_readings/")
     assert url.spark == "s3a://meterlake/lake/silver/meter_readings"
     assert url.delta_rs == "s3://meterlake/lake/silver/meter_readings"
+    assert url.trino == "s3://meterlake/lake/silver/meter_readings"
+
+
+@pytest.mark.parametrize(("location", "expected"), [
+    ("s3a://meterlake/lake/silver/meter_readings/", "s3://meterlake/lake/silver/meter_readings"),
+    ("/var/lake/silver/meter_readings", "local:///var/lake/silver/meter_readings"),
+    ("/var/lake/../lake/gold/", "local:///var/lake/gold"),
+])
+def test_trino_reads_object_storage_as_s3_and_disk_as_absolute_local_uris(
+    location: str, expected: str,
+) -> None:
+    assert trino_location(location) == expected
+
+
+def test_trino_reads_a_relative_lake_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert trino_location("var/lake/ops/ingest_log") == f"local://{tmp_path}/var/lake/ops/ingest_log"
 
 
 @pytest.mark.parametrize("location", ["/var/lake", "var/lake", "file:///var/lake", "s3a:///x"])

@@ -14,6 +14,7 @@ from meterlake.cli.serve import add_serve_parser
 from meterlake.cli.settle import add_settle_parser
 from meterlake.cli.temperature_receive import add_poll_parser, add_simulate_parser
 from meterlake.cli.temperatures import add_temperatures_parser
+from meterlake.cli.trino import add_trino_parser
 from meterlake.cli.views import add_generate_parser, add_view_parsers
 
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_temperatures_parser(sub)
     add_poll_parser(sub)
     add_simulate_parser(sub)
+    add_trino_parser(sub)
     return parser
 
 

@@ -4,9 +4,10 @@ wants, and hands each client the endpoint and the credentials.
 A location on object storage is written `s3a://bucket/key` in settings and in the lake (that is
 the form Spark's Hadoop S3A filesystem reads, and the form `landing_path` records). boto3 (the
 receivers) takes a bucket and a key; delta-rs (the read API) takes `s3://bucket/key` with
-storage options; Spark takes `spark.hadoop.fs.s3a.*` settings. Credentials come only from the
-environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), and an error names the URL and the
-identity (the access key id, never the secret).
+storage options; Trino (`meterlake trino register`) takes `s3://bucket/key` too, and a local
+table as `local:///absolute/path`; Spark takes `spark.hadoop.fs.s3a.*` settings. Credentials
+come only from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), and an error names
+the URL and the identity (the access key id, never the secret).
 """
 
 from __future__ import annotations
@@ -59,6 +60,20 @@ class ObjectUrl:
     def delta_rs(self) -> str:
         """`s3://bucket/key`: delta-rs's form."""
         return f"s3://{self.bucket}/{self.key}".rstrip("/")
+
+    @property
+    def trino(self) -> str:
+        """`s3://bucket/key`: the form Trino's native S3 file system reads."""
+        return f"s3://{self.bucket}/{self.key}".rstrip("/")
+
+
+def trino_location(location: str | os.PathLike[str]) -> str:
+    """Where Trino finds a lake location: `s3://bucket/key` on object storage; a local path
+    made absolute, as `local:///path` (the catalogs of infra/trino.sh root Trino's local file
+    system at `/`)."""
+    if is_object_store(location):
+        return ObjectUrl.parse(str(location)).trino
+    return "local://" + os.path.abspath(location).rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -193,8 +208,10 @@ def explain(error: Exception, location: str, credentials: Credentials | None = N
             "NoSuchBucket": "the bucket does not exist",
             "InvalidAccessKeyId": "the access key is not known to the server",
             "SignatureDoesNotMatch": "the secret key is wrong",
-            "AccessDenied": "access denied",
-            "403": "access denied",
+            # S3 servers answer AccessDenied, not NoSuchBucket, to an identity whose rights do
+            # not cover the bucket: both causes are named.
+            "AccessDenied": "access denied (no such bucket, or no right to it)",
+            "403": "access denied (no such bucket, or no right to it)",
             "404": "not found",
         }.get(code, f"{code or 'error'} (HTTP {status})")
         return f"{location}: {meaning}{who}"
