@@ -6,7 +6,6 @@ the bucket is looked at as the jobs identity (the receiver may not list)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from meterlake.core.config import ObjectStoreSettings
 from meterlake.core.object_store import ObjectStoreError, ObjectUrl, boto_client
@@ -252,13 +252,11 @@ def _post(zone: Zone, key: str) -> httpx.Response:
     app.state.api_keys = keys
     app.include_router(ingest_router())
 
-    async def post() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://meterlake.test", timeout=30) as client:
-            return await client.post("/v1/dropzone", content=DATA, headers={
-                "Authorization": f"Bearer {INGEST_KEY}", "Idempotency-Key": key})
-
-    return asyncio.run(post())
+    # TestClient runs the app on a thread of its own: an event loop another test left running
+    # on this thread (the browser tests') cannot get in the way.
+    with TestClient(app, base_url="http://meterlake.test") as client:
+        return client.post("/v1/dropzone", content=DATA, timeout=30, headers={
+            "Authorization": f"Bearer {INGEST_KEY}", "Idempotency-Key": key})
 
 
 def test_http_ingest_answers_503_while_the_store_is_stopped_then_lands_once(zone: Zone) -> None:

@@ -3,7 +3,6 @@ HTTP ingest when the landing zone cannot be written."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
@@ -18,6 +17,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from meterlake.receive.http_auth import parse_api_keys
 from meterlake.receive.http_ingest import HttpSettings, ingest_router
@@ -154,13 +154,11 @@ def _post(landing_root: str, headers: dict[str, str] | None = None) -> httpx.Res
     app.state.api_keys = keys
     app.include_router(ingest_router())
 
-    async def post() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://meterlake.test") as client:
-            return await client.post("/v1/dropzone", content=DATA, headers={
-                "Authorization": "Bearer ingest-secret", **(headers or {})})
-
-    return asyncio.run(post())
+    # TestClient runs the app on a thread of its own: an event loop another test left running
+    # on this thread (the browser tests') cannot get in the way.
+    with TestClient(app, base_url="http://meterlake.test") as client:
+        return client.post("/v1/dropzone", content=DATA, headers={
+            "Authorization": "Bearer ingest-secret", **(headers or {})})
 
 
 def test_http_ingest_answers_503_when_the_landing_zone_cannot_be_written(tmp_path: Path) -> None:
