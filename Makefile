@@ -64,9 +64,10 @@ run-s3: setup seaweedfs package ## The main job on the object store (SeaweedFS) 
 	$(BIN)/meterlake generate utility-drops --out $(S3_SAMPLE) --meters 20 --days 7 --seed 42 \
 	    --drops-per-day 4 --correction-rate 0.03 --new-meters 3 --bad-row-rate 0.002
 	eval "$$(bash infra/s3.sh env jobs)"; export PYSPARK_PYTHON=$(CURDIR)/$(BIN)/python; \
+	export SPARK_LOCAL_IP=127.0.0.1; \
 	submit="$(BIN)/spark-submit --master $$(bash infra/spark-cluster.sh url) \
 	    --jars $$($(BIN)/python -m meterlake.core.jars paths) --py-files dist/meterlake.zip \
-	    --conf spark.executor.memory=1g --conf spark.cores.max=2"; \
+	    --conf spark.executor.memory=1g --conf spark.cores.max=2 --conf spark.log.level=WARN"; \
 	on="--conf conf/s3-local.yaml --lake $(S3_LAKE)"; \
 	export METERLAKE_LANDING=s3a://meterlake/landing/run-s3; \
 	$$submit jobs/ingest.py $$on utility_drops $(S3_SAMPLE) && \

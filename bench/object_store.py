@@ -118,12 +118,14 @@ def submitted(day_dir: Path, runs: int, work: Path, env: dict[str, str]
         for master in ("cluster", "local[2]"):
             prefix = f"submit-{master[:5]}-{run}-{uuid.uuid4().hex[:8]}"
             job_env = {**os.environ, **env, "PYSPARK_PYTHON": sys.executable,
+                       "SPARK_LOCAL_IP": "127.0.0.1",
                        "METERLAKE_LANDING": f"s3a://meterlake/landing/bench/{prefix}"}
             on = ["--conf", str(S3_CONF), "--lake", f"s3a://meterlake/lake/bench/{prefix}"]
             submit = [str(BIN / "spark-submit"),
                       "--master", cluster if master == "cluster" else "local[2]",
                       "--jars", jars, "--py-files", str(archive),
-                      "--conf", "spark.executor.memory=1g", "--conf", "spark.cores.max=2"]
+                      "--conf", "spark.executor.memory=1g", "--conf", "spark.cores.max=2",
+                      "--conf", "spark.log.level=WARN"]
             for job, args in (("ingest", [*on, "utility_drops", str(day_dir)]),
                               ("snapshot", on)):
                 started = time.perf_counter()

@@ -220,7 +220,7 @@ def test_a_missing_bucket_is_one_line_naming_the_url_and_the_identity(
 
 def _job_env(object_store_env: dict[str, str], lake: Lake) -> dict[str, str]:
     return {**os.environ, **object_store_env, "PYSPARK_PYTHON": sys.executable,
-            "METERLAKE_LANDING": lake.settings.landing_root}
+            "SPARK_LOCAL_IP": "127.0.0.1", "METERLAKE_LANDING": lake.settings.landing_root}
 
 
 def _spark_submit(master: str, archive: Path, job: str, *args: str, env: dict[str, str]
