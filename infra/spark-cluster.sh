@@ -117,10 +117,4 @@ stop() {
     say "stopped"
 }
 
-case "${1:-}" in
-    start) start ;;
-    stop) stop ;;
-    status) is_running || exit 1 ;;
-    url) echo "$URL" ;;
-    *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
-esac
+run_command "$@"

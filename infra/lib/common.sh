@@ -56,3 +56,14 @@ stop_from_pid_file() {
         || { say "pid $pid ($comm) still running 60 s after SIGTERM"; exit 1; }
     rm -f "$pid_file"
 }
+
+# The command line of a server script that defines start, stop, is_running and URL.
+run_command() {
+    case "${1:-}" in
+        start) start ;;
+        stop) stop ;;
+        status) is_running || exit 1 ;;
+        url) echo "$URL" ;;
+        *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+    esac
+}

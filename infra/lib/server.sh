@@ -68,13 +68,3 @@ stop() {
     shut_down
     say "stopped"
 }
-
-run_command() {
-    case "${1:-}" in
-        start) start ;;
-        stop) stop ;;
-        status) is_running || exit 1 ;;
-        url) echo "$URL" ;;
-        *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
-    esac
-}

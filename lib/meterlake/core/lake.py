@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -78,8 +79,10 @@ class Lake:
         # Paths this Lake created or found: each existence check reads the table's log, and
         # every read and write needs one.
         self._existing: set[str] = set()
-        # The leases this Lake's job holds (object storage only), by table, in the order taken.
+        # The leases this Lake's job holds (object storage only), by table, in the order taken,
+        # and the one S3 client their records are written with.
         self._leases: dict[str, TableLease] = {}
+        self._lease_client: Any = None
 
     def hold(self, contract: TableContract) -> None:
         """Before a write: takes the table's lease (waiting while another job holds it) or, when
@@ -91,8 +94,9 @@ class Lake:
         if lease is not None:
             lease.check()
             return
-        records = LeaseLog(boto_client(self.settings.object_store),
-                           lease_prefix(self.settings.lake_root, name), name)
+        if self._lease_client is None:
+            self._lease_client = boto_client(self.settings.object_store)
+        records = LeaseLog(self._lease_client, lease_prefix(self.settings.lake_root, name), name)
         lease = TableLease(records, job=self.spark.sparkContext.appName or "meterlake")
         lease.acquire()
         lease.start_heartbeat()

@@ -107,6 +107,12 @@ def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
     return credentials
 
 
+def credentials_for(store: ObjectStoreSettings) -> Credentials | None:
+    """The keys to use with `store`: a server of our own needs ours (an error says what to set
+    when there are none); AWS itself may find its own (instance roles) when none are set."""
+    return credentials_from_env() if store.endpoint else environment_credentials()
+
+
 def _uses_tls(store: ObjectStoreSettings) -> bool:
     return store.endpoint is None or store.endpoint.startswith("https://")
 
@@ -177,8 +183,8 @@ def boto_client(
     import boto3
     from botocore.config import Config
 
-    if credentials is None and store.endpoint is not None:
-        credentials = credentials_from_env()
+    if credentials is None:
+        credentials = credentials_for(store)
     config = Config(
         region_name=store.region,
         retries={"mode": "standard", "max_attempts": max_attempts},
@@ -248,7 +254,7 @@ def check_reachable(store: ObjectStoreSettings, locations: list[str]) -> None:
     remote = [location for location in locations if is_object_store(location)]
     if not remote:
         return
-    credentials = credentials_from_env() if store.endpoint else environment_credentials()
+    credentials = credentials_for(store)
     client = boto_client(store, credentials, max_attempts=2)
     for location in remote:
         url = ObjectUrl.parse(location)

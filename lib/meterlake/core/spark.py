@@ -10,12 +10,7 @@ from pyspark.sql import SparkSession
 
 from meterlake.core.config import Settings
 from meterlake.core.jars import jar_paths, missing_jars
-from meterlake.core.object_store import (
-    credentials_from_env,
-    environment_credentials,
-    hadoop_options,
-    is_object_store,
-)
+from meterlake.core.object_store import credentials_for, hadoop_options, is_object_store
 
 
 def _under_spark_submit() -> bool:
@@ -49,10 +44,7 @@ def s3a_options(settings: Settings) -> dict[str, str]:
     """Hadoop S3A settings when the lake or the landing zone is on object storage, else none."""
     if not (is_object_store(settings.lake_root) or is_object_store(settings.landing_root)):
         return {}
-    store = settings.object_store
-    # A server of our own needs our keys; AWS itself may find them on its own (instance roles).
-    credentials = credentials_from_env() if store.endpoint else environment_credentials()
-    return hadoop_options(store, credentials)
+    return hadoop_options(settings.object_store, credentials_for(settings.object_store))
 
 
 def _is_on_this_machine(master: str | None) -> bool:

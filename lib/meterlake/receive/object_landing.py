@@ -33,8 +33,7 @@ from meterlake.core.object_store import (
     ObjectStoreError,
     ObjectUrl,
     boto_client,
-    credentials_from_env,
-    environment_credentials,
+    credentials_for,
     explain,
 )
 
@@ -153,9 +152,7 @@ class S3LandingStore:
             raise ObjectStoreError(f"{location}: no object store settings were given for this "
                                    "landing zone (pass the settings' object_store)")
         try:
-            # On AWS itself (no endpoint) boto3's own chain may find credentials (a role).
-            credentials = (credentials_from_env() if self._landing.settings.endpoint
-                           else environment_credentials())
+            credentials = credentials_for(self._landing.settings)
         except ObjectStoreError as error:
             raise ObjectStoreError(f"{location}: {error}") from None
         try:
