@@ -136,7 +136,19 @@ def test_the_run_records_its_inputs_and_configuration(settled: dict, spark: Spar
     # Silver: created (0), first MERGE (1); bronze: created (0), first load (1).
     assert inputs["silver_version"] == 1
     assert inputs["bronze_versions"] == {"utility_drops": 1, "smrt": None}
-    assert row["as_known_at"] is not None
+    # As known at the in-commit timestamp of bronze version 1: the instant Spark's history
+    # shows for it, and the one at which Spark's time travel answers that version.
+    bronze = lake.path(UTILITY_DROP_FILES.bronze)
+    [history] = spark.sql(f"DESCRIBE HISTORY delta.`{bronze}`").filter("version = 1").collect()
+    assert row["as_known_at"] == history["timestamp"]
+    assert row["as_known_at"].microsecond % 1000 == 0
+    as_known = row["as_known_at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+    rows_by_version = [lake.read(UTILITY_DROP_FILES.bronze, v).count() for v in (0, 1, 2)]
+    assert len(set(rows_by_version)) == 3  # the count names the version
+    assert spark.read.format("delta").option("timestampAsOf", as_known).load(bronze).count() == (
+        rows_by_version[1])
+    assert row["started_at"].microsecond % 1000 == 0
+    assert row["finished_at"].microsecond % 1000 == 0
     north_book = book_from_mapping(json.loads(row["parameters"])["book"], "recorded")
     assert row["book_sha256"] == north_book.sha256()
     assert row["code_version"].startswith("meterlake ")

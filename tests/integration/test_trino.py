@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from trino.exceptions import TrinoUserError
 from meterlake.catalog import ALL_TABLES
 from meterlake.cli import main
 from meterlake.core.lake import Lake
-from meterlake.engine.ingest import INGEST_LOG, ingest_paths
+from meterlake.engine.ingest import ingest_paths
 from meterlake.lake_jobs import run_snapshots
 from meterlake.serve.trino_register import register_lake
 from meterlake.silver.meter_readings import SILVER_METER_READINGS
@@ -39,6 +39,13 @@ WRITTEN = (
     "ops.ingest_log", "ops.ingest_batches", "ops.snapshot_progress", "ops.dq_results",
 )
 TABLES = [(contract.layer, contract.name) for contract in ALL_TABLES]
+# The instants meterlake itself makes in the tables WRITTEN (arrivals, ops records).
+MADE_INSTANTS = (
+    ("bronze.utility_drops", "_received_at"), ("silver.meter_readings", "_received_at"),
+    ("ops.ingest_log", "received_at"), ("ops.ingest_log", "logged_at"),
+    ("ops.ingest_batches", "planned_at"), ("ops.snapshot_progress", "finished_at"),
+    ("ops.dq_results", "checked_at"),
+)
 
 
 @dataclass(frozen=True)
@@ -103,14 +110,19 @@ def test_silver_rows_in_trino_are_sparks(registered: RegisteredLake) -> None:
         tuple(row) for row in from_spark.collect())
 
 
-def test_trino_reads_delta_timestamps_to_the_millisecond(registered: RegisteredLake) -> None:
-    # Trino's Delta Lake connector maps Delta's `timestamp` to timestamp(3) with time zone: the
-    # microseconds of arrival instants are cut, so ties by received_at are not Spark's.
-    [[received_at]] = trino_rows(registered.url, "SELECT received_at FROM lake.ops.ingest_log")
-    [spark_row] = registered.lake.read(INGEST_LOG).select("received_at").collect()
-    exact: datetime = spark_row["received_at"]
-    assert received_at.astimezone(UTC).replace(tzinfo=None) == exact.replace(
-        microsecond=exact.microsecond // 1000 * 1000)
+def test_trino_reads_the_instants_meterlake_wrote_exactly_as_spark(
+    registered: RegisteredLake,
+) -> None:
+    # Trino reads a Delta `timestamp` as timestamp(3) with time zone; every instant meterlake
+    # makes is a whole millisecond (meterlake.core.instants), so nothing is cut.
+    lake = registered.lake
+    for table, column in MADE_INSTANTS:
+        from_trino = trino_rows(registered.url, f"SELECT DISTINCT {column} FROM lake.{table}")
+        from_spark = lake.spark.read.format("delta").load(
+            f"{lake.settings.lake_root}/{table.replace('.', '/')}").select(column).distinct()
+        spark_instants = sorted(row[0].replace(tzinfo=UTC) for row in from_spark.collect())
+        assert spark_instants, (table, column)
+        assert sorted(t.astimezone(UTC) for [t] in from_trino) == spark_instants, (table, column)
 
 
 def test_the_lake_catalog_refuses_writes(registered: RegisteredLake) -> None:

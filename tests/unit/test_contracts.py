@@ -70,6 +70,7 @@ def test_silver_and_gold_retention_comes_from_settings(tmp_path: Path) -> None:
         assert table_properties(contract, settings) == {
             "delta.logRetentionDuration": "interval 365 days",
             "delta.deletedFileRetentionDuration": "interval 365 days",
+            "delta.enableInCommitTimestamps": "true",
         }
     shorter = replace(settings, retention=RetentionSettings(time_travel_days=30))
     assert table_properties(SILVER_METER_READINGS, shorter)["delta.logRetentionDuration"] == (
@@ -82,6 +83,7 @@ def test_bronze_is_append_only_and_kept_forever(tmp_path: Path) -> None:
     assert table_properties(BRONZE_UTILITY_DROPS, settings) == {
         "delta.logRetentionDuration": "interval 36500 days",
         "delta.deletedFileRetentionDuration": "interval 36500 days",
+        "delta.enableInCommitTimestamps": "true",
         "delta.appendOnly": "true",
         "delta.enableChangeDataFeed": "true",
     }

@@ -1,9 +1,9 @@
 """The instant parser's two forms, `parse_instant` (Python) and `instant_column` (Spark), agree
-on one table of cases."""
+on one table of cases; the instants meterlake makes are whole milliseconds."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pyspark.sql import SparkSession
@@ -17,6 +17,8 @@ from meterlake.core.instants import (
     MalformedInstantError,
     NaiveInstantError,
     parse_instant,
+    to_millis,
+    utc_now_ms,
 )
 from meterlake.sources.text import instant_column
 
@@ -122,3 +124,24 @@ def test_the_messages_say_what_is_wrong() -> None:
         parse_instant("2019-02-29T06:00:00Z")
     with pytest.raises(InstantOutOfRangeError, match="outside years 1 to 9999"):
         parse_instant("9999-12-31T23:59:59-01:00")
+
+
+def test_to_millis_cuts_the_microseconds_towards_the_past() -> None:
+    assert to_millis(_utc(2020, 6, 1, 0, 15, 0, 123_999)) == _utc(2020, 6, 1, 0, 15, 0, 123_000)
+    assert to_millis(_utc(2020, 6, 1, 0, 15, 0, 999)) == _utc(2020, 6, 1, 0, 15)
+    assert to_millis(_utc(2020, 6, 1, 0, 15, 0, 7_000)) == _utc(2020, 6, 1, 0, 15, 0, 7_000)
+    # Before the epoch too: the fraction of a second is always counted forwards.
+    assert to_millis(_utc(1969, 12, 31, 23, 59, 59, 999_999)) == _utc(
+        1969, 12, 31, 23, 59, 59, 999_000)
+    paris = datetime(2020, 6, 1, 2, 15, 0, 456_789, tzinfo=timezone(timedelta(hours=2)))
+    assert to_millis(paris) == paris.replace(microsecond=456_000)
+    assert to_millis(paris).tzinfo == paris.tzinfo
+
+
+def test_utc_now_ms_is_a_whole_millisecond_in_utc() -> None:
+    before = datetime.now(UTC)
+    now = utc_now_ms()
+    after = datetime.now(UTC)
+    assert now.microsecond % 1000 == 0
+    assert now.tzinfo is UTC
+    assert to_millis(before) <= now <= after

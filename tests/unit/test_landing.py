@@ -17,7 +17,9 @@ from botocore.stub import ANY, Stubber
 
 from meterlake.core.object_store import ObjectStoreError
 from meterlake.receive.landing import (
+    ARRIVAL_CLOCK,
     META_SUFFIX,
+    ArrivalClock,
     LandedFile,
     expand_paths,
     is_landed,
@@ -83,12 +85,33 @@ def test_empty_file_lands_with_the_empty_hash(tmp_path: Path) -> None:
     assert (landed.sha256, landed.byte_size) == (hashlib.sha256(b"").hexdigest(), 0)
 
 
-def test_received_at_strictly_increases_in_utc(tmp_path: Path) -> None:
+def test_received_at_strictly_increases_in_utc_whole_milliseconds(tmp_path: Path) -> None:
     original = _original(tmp_path, "drop.csv")
     received = [land_file(tmp_path / "landing", SOURCE, original).received_at for _ in range(5)]
     assert all(earlier < later for earlier, later in zip(received, received[1:], strict=False))
     assert all(r.utcoffset() == timedelta(0) for r in received)
     assert all(r.tzinfo is UTC for r in received)
+    assert [r.microsecond % 1000 for r in received] == [0] * 5
+
+
+def test_the_arrival_clock_rounds_up_to_the_millisecond_and_never_repeats() -> None:
+    walls = iter([
+        datetime(2020, 6, 1, 12, 0, 0, 123_400, tzinfo=UTC),  # -> .124: never before it began
+        datetime(2020, 6, 1, 12, 0, 0, 123_900, tzinfo=UTC),  # same millisecond -> .125
+        datetime(2020, 6, 1, 12, 0, 0, 200_000, tzinfo=UTC),  # a whole millisecond stays
+        datetime(2020, 6, 1, 11, 59, 59, tzinfo=UTC),  # the wall clock stepped back -> .201
+    ])
+    clock = ArrivalClock(wall=lambda: next(walls))
+    assert [clock.now().microsecond for _ in range(4)] == [124_000, 125_000, 200_000, 201_000]
+
+
+def test_arrivals_in_one_millisecond_are_a_millisecond_apart() -> None:
+    # Far faster than the wall clock's milliseconds: each arrival still gets its own, later
+    # one (the clock runs a few milliseconds ahead, then the wall clock catches up).
+    arrivals = [ARRIVAL_CLOCK.now() for _ in range(20)]
+    steps = {later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)}
+    assert min(steps) >= timedelta(milliseconds=1)
+    assert all(a.microsecond % 1000 == 0 and a.tzinfo is UTC for a in arrivals)
 
 
 def test_list_landed_returns_arrival_order_and_skips_unfinished(tmp_path: Path) -> None:

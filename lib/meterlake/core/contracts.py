@@ -91,7 +91,8 @@ LINEAGE_FIELDS: tuple[StructField, ...] = (
 LINEAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in LINEAGE_FIELDS)
 
 # Arrival order: the time the file was received, then the line inside it; the ingest id only
-# breaks ties between two files received in the same microsecond.
+# breaks ties between two files received in the same millisecond by two receiving processes
+# (one process never gives two arrivals the same millisecond: receive.landing's clock).
 ARRIVAL_ORDER: tuple[str, ...] = ("_received_at", "_source_line", "_ingest_id")
 
 APPEND_ONLY = {"delta.appendOnly": "true"}

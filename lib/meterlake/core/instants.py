@@ -1,16 +1,25 @@
-"""Instants as text: an ISO 8601 date and time with an explicit UTC offset, read the same way in
+"""Instants: the ones meterlake makes (`utc_now_ms`, `to_millis`) and the ones it reads as text
+(`parse_instant`).
+
+Every instant meterlake itself writes into the lake (arrival, ops tables, report runs, a
+poller's request start) is a whole millisecond: Trino reads a Delta `timestamp` as
+`timestamp(3) with time zone`, so a microsecond part would make its rows differ from Spark's and
+delta-rs's. Instants that come from the data (interval starts, a partner's time stamps) are kept
+as received.
+
+Instants as text are an ISO 8601 date and time with an explicit UTC offset, read the same way in
 Python (`parse_instant`, here) and in Spark (`meterlake.sources.text.instant_column`).
 
 The accepted shape, stated once in `INSTANT_SHAPE`:
 
     YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM)
 
-with an uppercase `T` and `Z`, one to six fraction digits (the lake keeps microseconds) and a
-real date, time and offset: months 1-12, the days the month has, hours 0-23, seconds 0-59 (no
-leap second), offset minutes 0-59 and offsets up to 18:00 either way (Java's limit, beyond any
-real zone), in years 1 to 9999 both as written and in UTC. Nothing is trimmed: a caller that
-allows padding trims first. tests/unit/test_instants.py holds the one table of cases that both
-forms must agree on.
+with an uppercase `T` and `Z`, one to six fraction digits (a source's instants keep their
+microseconds) and a real date, time and offset: months 1-12, the days the month has, hours
+0-23, seconds 0-59 (no leap second), offset minutes 0-59 and offsets up to 18:00 either way
+(Java's limit, beyond any real zone), in years 1 to 9999 both as written and in UTC. Nothing is
+trimmed: a caller that allows padding trims first. tests/unit/test_instants.py holds the one
+table of cases that both forms must agree on.
 
 The HTTP service (receive/, the dropzone door, serve/) parses instants without a JVM and must not
 import pyspark, even inside a function: the `receive-without-spark` import-linter contract
@@ -48,6 +57,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The first and last instants Python can hold, as Spark's microseconds since the epoch.
 FIRST_INSTANT_US = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
 LAST_INSTANT_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def to_millis(instant: datetime) -> datetime:
+    """`instant` truncated to its whole millisecond (towards the past), zone kept."""
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
+def utc_now_ms() -> datetime:
+    """UTC now as a whole millisecond: the clock of every instant meterlake writes to the lake."""
+    return to_millis(datetime.now(UTC))
 
 
 class InstantError(ValueError):

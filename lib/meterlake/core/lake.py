@@ -57,7 +57,10 @@ def persisted(df: DataFrame) -> Iterator[DataFrame]:
 
 
 def table_properties(contract: TableContract, settings: Settings) -> dict[str, str]:
-    """The contract's properties plus explicit retention, never Delta's 7/30-day defaults."""
+    """The contract's properties plus explicit retention, never Delta's 7/30-day defaults, and
+    in-commit timestamps: each commit then carries the instant that dates its version, so
+    Spark, delta-rs and Trino resolve "as of instant K" to the same version, also after the
+    table is copied (a log file's modification time, the date without them, is not kept)."""
     if contract.retention is Retention.FOREVER:
         retention = FOREVER_INTERVAL
     else:
@@ -65,6 +68,7 @@ def table_properties(contract: TableContract, settings: Settings) -> dict[str, s
     return {
         "delta.logRetentionDuration": retention,
         "delta.deletedFileRetentionDuration": retention,
+        "delta.enableInCommitTimestamps": "true",
         **contract.properties,
     }
 

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from meterlake.core.config import ObjectStoreSettings
+from meterlake.core.instants import to_millis
 from meterlake.core.object_store import (
     ObjectStoreError,
     ObjectUrl,
@@ -235,8 +236,7 @@ class TableLease:
 
     def _next(self, generation: int, state: str) -> LeaseRecord:
         # Milliseconds, as the record is stored, so what we wrote equals what we read back.
-        now = self.clock().astimezone(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        now = to_millis(self.clock().astimezone(UTC))
         expires_at = now + self.policy.duration if state == HELD else now
         return LeaseRecord(self.table, generation, state, self.owner, self.job,
                            socket.gethostname(), os.getpid(), expires_at, now)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.sql import DataFrame, Row
@@ -18,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, LongType, StringType, StructType, TimestampType
 
 from meterlake.core.contracts import APPEND_ONLY, TableContract, struct_field
+from meterlake.core.instants import utc_now_ms
 from meterlake.core.interfaces import FileSource
 from meterlake.core.lake import Lake, persisted
 from meterlake.quality.quarantine import QUARANTINE
@@ -129,7 +129,7 @@ def plan_batch(
     if not pending:
         return None
     batch = 0 if last is None else int(last["batch"]) + 1
-    plan_row = (batch, source, pending, datetime.now(UTC))
+    plan_row = (batch, source, pending, utc_now_ms())
     lake.append(
         INGEST_BATCHES,
         lake.spark.createDataFrame([plan_row], INGEST_BATCHES.schema),
@@ -228,7 +228,7 @@ def load_files(
 
 
 def _log_rows(outcomes: list[FileOutcome], batch: int) -> list[tuple]:
-    logged_at = datetime.now(UTC)
+    logged_at = utc_now_ms()
     return [
         (batch, o.landed.ingest_id, o.landed.source, o.landed.original_name,
          o.landed.landing_path, o.landed.received_at, o.landed.sha256, o.landed.byte_size,

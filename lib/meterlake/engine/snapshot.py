@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame
@@ -26,6 +26,7 @@ from pyspark.sql.types import LongType, StringType, StructType, TimestampType
 
 from meterlake.core.config import QualitySettings
 from meterlake.core.contracts import APPEND_ONLY, TableContract, struct_field
+from meterlake.core.instants import utc_now_ms
 from meterlake.core.interfaces import KeyedDataset
 from meterlake.core.lake import Lake, persisted
 from meterlake.quality.expectations import (
@@ -225,7 +226,7 @@ def run_snapshot(lake: Lake, dataset: KeyedDataset) -> SnapshotReport:
                 verify_or_restore(lake, dataset.silver, silver_version, before, merge_dates,
                                   lake.settings.quality, appended_df)
     progress = (dataset.name, until, silver_version, rows_read, inserted, updated,
-                datetime.now(UTC))
+                utc_now_ms())
     lake.append_rows(SNAPSHOT_PROGRESS, [progress])
     return SnapshotReport(dataset.name, until, rows_read, inserted, updated, silver_version,
                           len(dates))

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.sql import DataFrame
@@ -22,6 +21,7 @@ from pyspark.sql.types import DoubleType, LongType, StringType, StructType, Time
 
 from meterlake.core.config import ConfigError, Settings
 from meterlake.core.contracts import Retention, TableContract, struct_field
+from meterlake.core.instants import utc_now_ms
 from meterlake.core.lake import Lake, persisted
 from meterlake.gold.rebuild import RebuildReport, rebuild_from_silver
 from meterlake.quality.expectations import DQ_RESULTS
@@ -128,7 +128,7 @@ def outside_every_region(assigned_df: DataFrame, limit: int = 10) -> list[Outsid
 
 
 def _outside_rows(counts: list[OutsideCount], silver_version: int) -> list[tuple]:
-    checked_at = datetime.now(UTC)
+    checked_at = utc_now_ms()
     return [
         (checked_at, SILVER_TEMPERATURE_RECORDS.qualified_name, silver_version,
          f"France points, {c.assignment} assignment", OUTSIDE_EVERY_REGION, c.outside == 0,

@@ -10,7 +10,6 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
@@ -19,6 +18,7 @@ from pyspark.sql.types import BooleanType, LongType, StringType, StructType, Tim
 
 from meterlake.core.config import QualitySettings
 from meterlake.core.contracts import APPEND_ONLY, ExpectationSpec, TableContract, struct_field
+from meterlake.core.instants import utc_now_ms
 
 # great-expectations must not try to phone home: this platform runs without internet.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -206,7 +206,7 @@ def dq_result_rows(
     results: list[ExpectationResult], table_name: str, table_version: int, scope: str
 ) -> list[tuple]:
     """Rows for `ops.dq_results`."""
-    checked_at = datetime.now(UTC)
+    checked_at = utc_now_ms()
     return [
         (checked_at, table_name, table_version, scope, r.expectation, r.success,
          r.element_count, r.unexpected_count, r.details)

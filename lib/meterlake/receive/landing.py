@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from meterlake.core.config import ObjectStoreSettings
+from meterlake.core.instants import to_millis
 from meterlake.core.object_store import is_object_store
 from meterlake.receive.local_landing import LocalLandingStore
 
@@ -71,23 +72,38 @@ class LandedFile:
         return LandedFile(**record)
 
 
-class _ArrivalClock:
-    """UTC now, strictly increasing within this process: arrival order must be total."""
+class ArrivalClock:
+    """UTC now in whole milliseconds, strictly increasing within this process (by at least 1 ms):
+    arrival order must be total, and an arrival instant must read the same in Spark, delta-rs
+    and Trino, which keep milliseconds only (meterlake.core.instants). `wall` is the clock it
+    follows (a test gives its own)."""
 
-    def __init__(self) -> None:
+    # One tick per arrival caps a receiving process at 1000 arrivals a second; a burst beyond
+    # that runs the clock ahead of the wall clock until it catches up. Receivers land files,
+    # request payloads and poll responses (each a batch of readings), not single readings, so
+    # a process never comes near that rate.
+    _TICK = timedelta(milliseconds=1)
+
+    def __init__(self, wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._wall = wall
         self._last = datetime.min.replace(tzinfo=UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
         with self._lock:
-            current = datetime.now(UTC)
+            wall = self._wall()
+            # Rounded up, not cut: an arrival is never stamped before the moment it began, so
+            # what was "known at K" (received at or before K) never takes in a later arrival.
+            current = to_millis(wall)
+            if current < wall:
+                current += self._TICK
             if current <= self._last:
-                current = self._last + timedelta(microseconds=1)
+                current = self._last + self._TICK
             self._last = current
             return current
 
 
-ARRIVAL_CLOCK = _ArrivalClock()
+ARRIVAL_CLOCK = ArrivalClock()
 
 
 class LandingStore(Protocol):

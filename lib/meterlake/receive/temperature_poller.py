@@ -24,12 +24,12 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from meterlake.core.instants import utc_now_ms
 from meterlake.receive.landing import LandedFile, land_bytes
 from meterlake.sources.temperatures import NAME, REJECTED_NAME
 from meterlake.sources.temperatures.door import response_rejection
@@ -100,7 +100,7 @@ def _describe(error: Exception, target: _Target) -> str:
 def _attempt(client: httpx.Client, target: _Target, landing_root: str | Path, number: int,
              timeout_seconds: float, object_store: ObjectStore) -> _Attempt:
     """One GET; lands whatever body came back (even a partial one) with its context."""
-    started_at = datetime.now(UTC)
+    started_at = utc_now_ms()
     started = time.perf_counter()
     status: int | None = None
     retry_after: str | None = None
@@ -119,7 +119,7 @@ def _attempt(client: httpx.Client, target: _Target, landing_root: str | Path, nu
     body = b"".join(chunks)
     reason = f"incomplete response: {failure}" if failure else response_rejection(status, body)
     context = {
-        "request_started_at": started_at.isoformat(timespec="microseconds"),
+        "request_started_at": started_at.isoformat(timespec="milliseconds"),
         "url": target.url,
         "status": str(status),
         "latency_ms": f"{latency_ms:.1f}",

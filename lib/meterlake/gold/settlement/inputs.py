@@ -26,6 +26,7 @@ from meterlake.silver.meter_readings import SILVER_METER_READINGS, latest_by_arr
 from meterlake.sources.registry import METER_SOURCES
 
 THROUGH = ("silver", "bronze")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class InputsChangingError(RuntimeError):
@@ -57,13 +58,23 @@ class Inputs:
         )
 
 
-def _committed_at(lake: Lake, path: str, version: int) -> datetime:
-    """The commit time of one version, from its own log entry (not the whole history)."""
+def committed_at(lake: Lake, path: str, version: int) -> datetime:
+    """The instant that dates one version, from its own log entry (not the whole history).
+
+    That is the version's in-commit timestamp (every table meterlake creates has them,
+    `core.lake.table_properties`): the instant Spark's DESCRIBE HISTORY shows and its
+    `timestampAsOf` resolves, and Trino's `FOR TIMESTAMP AS OF` and `$history` too, on the table
+    and on any copy of it. A version committed before in-commit timestamps were enabled has
+    none: its commitInfo `timestamp` stands in (what Trino and delta-rs's history show; Spark
+    dates such a version by its log file's modification time instead).
+    """
     entry = read_bytes(lake.spark, f"{path}/_delta_log/{version:020d}.json").decode("utf-8")
     for line in entry.splitlines():
         action = json.loads(line)
         if "commitInfo" in action:
-            return datetime.fromtimestamp(action["commitInfo"]["timestamp"] / 1000, UTC)
+            info = action["commitInfo"]
+            millis = info.get("inCommitTimestamp", info["timestamp"])
+            return _EPOCH + timedelta(milliseconds=int(millis))
     raise ValueError(f"{path} version {version} has no commitInfo")
 
 
@@ -92,11 +103,11 @@ def pin_inputs(lake: Lake) -> Inputs:
     else:
         raise InputsChangingError("silver kept changing while pinning a report's inputs; "
                                   "run the report when no snapshot is running")
-    known = [_committed_at(lake, lake.path(s.bronze), version)
+    known = [committed_at(lake, lake.path(s.bronze), version)
              for s in METER_SOURCES if (version := after[s.name]) is not None]
     return Inputs(
         silver_version=silver_version,
-        silver_committed_at=_committed_at(lake, lake.path(SILVER_METER_READINGS), silver_version),
+        silver_committed_at=committed_at(lake, lake.path(SILVER_METER_READINGS), silver_version),
         bronze_versions=after,
         as_known_at=max(known) if known else None,
     )

@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 import meterlake
+from meterlake.core.instants import utc_now_ms
 from meterlake.core.lake import Lake
 from meterlake.gold.settlement.book import SettlementBook, book_from_mapping
 from meterlake.gold.settlement.files import rows_sha256, sha256_of, write_single_file, write_text
@@ -126,7 +127,7 @@ def settle(
     lake: Lake, book: SettlementBook, month: str, partners: list[str] | None = None
 ) -> list[RunRecord]:
     """Settles `month` for `partners` (default: every partner of the book)."""
-    started = datetime.now(UTC)
+    started = utc_now_ms()
     lake.hold_all([GOLD_SETTLEMENT_LINES, GOLD_SETTLEMENT_SUMMARY, REPORT_RUNS])
     book = book.for_partners(partners or sorted(book.partners))
     inputs = pin_inputs(lake)
@@ -149,7 +150,7 @@ def settle(
     lake.append(GOLD_SETTLEMENT_LINES, lines_df)
     lake.append(GOLD_SETTLEMENT_SUMMARY, summary_df)
     computed.release()
-    finished = datetime.now(UTC)
+    finished = utc_now_ms()
     rows = [_run_row(record, book, inputs, started, finished) for record in records]
     for record, row in zip(records, rows, strict=True):
         write_text(lake.spark, f"{record.export_path}/manifest.json", manifest_json(row))
