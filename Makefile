@@ -50,6 +50,10 @@ run: setup ## The main job on the local lake: generate drops, ingest, snapshot, 
 	    --drops-per-day 4 --correction-rate 0.03 --new-meters 3 --bad-row-rate 0.002
 	$(BIN)/meterlake pipeline utility_drops $(SAMPLE)
 	$(BIN)/meterlake settle --month 2020-06 --book conf/settlement.yaml
+	@if bash infra/trino.sh status >/dev/null 2>&1; then \
+	    $(BIN)/meterlake trino register --url "$$(bash infra/trino.sh url)"; \
+	else echo "trino: not running, tables not registered (bash infra/trino.sh start, then" \
+	    "$(BIN)/meterlake trino register)"; fi
 
 # The same main job with the lake and the landing zone on the local SeaweedFS object store
 # (infra/s3.sh, the jobs' identity) and every job spark-submitted to the local standalone

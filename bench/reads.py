@@ -28,7 +28,7 @@ TARGET_SPEEDUP = 50.0
 MONTH = timedelta(days=30)
 
 
-def _month_of_one_meter(ctx: BenchContext, lake_root: str) -> tuple[str, datetime, datetime]:
+def month_of_one_meter(ctx: BenchContext, lake_root: str) -> tuple[str, datetime, datetime]:
     """A meter from the middle of the id order, and the 30 days up to the update day's end."""
     silver = reads.LatestTables(lake_root).latest(reads.SILVER_METER_READINGS)
     meters = pc.unique(silver.files.to_table(columns=["meter_id"]).column("meter_id"))
@@ -80,7 +80,7 @@ def measure_reads(ctx: BenchContext) -> Section:
     size = max(ctx.scale.sizes)
     lake = ctx.snapshotted(size)
     root = lake.settings.lake_root
-    meter, start, end = _month_of_one_meter(ctx, root)
+    meter, start, end = month_of_one_meter(ctx, root)
     before_reader, before_scan, _ = _time_reads(ctx, root, meter, start, end)
     month = reads.readings_filter(meter, start, end)
     silver = reads.LatestTables(root).latest(reads.SILVER_METER_READINGS)

@@ -27,7 +27,7 @@ class Figure:
     ratio: float
     ratio_means: str  # how to read `ratio`, e.g. "of bare throughput"
     target: str
-    met: bool
+    met: bool | None  # None: a comparison with no target
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def render(suite: str, scale: Scale, runs: int, spark: SparkSession,
         lines += [
             f"| {f.measurement} | {f.job} | {f.timing.median_s:.3f} | {f.baseline} | "
             f"{f.baseline_timing.median_s:.3f} | {f.ratio:.2f} {f.ratio_means} | {f.target} | "
-            f"{'yes' if f.met else '**no**'} |"
+            f"{'-' if f.met is None else 'yes' if f.met else '**no**'} |"
             for f in s.figures
         ]
     lines += ["", "Every run, seconds:", ""]

@@ -11,6 +11,9 @@ Measurements:
 2. snapshot (bench/snapshot.py): the same update MERGEd at 1x, 3x, 10x; rebuild at 10x.
 3. reads (bench/reads.py): one meter-month through the API reader vs a full scan of silver.
 4. settlement (bench/settlement.py): a month for every meter vs a bare month group-by.
+5. sql (bench/sql_engines.py): one meter's month and a full aggregate, Trino vs Spark SQL, and
+   Trino's month vs its own full scan (starts infra/trino.sh when it is not running); alone
+   (`--only sql`) it builds the largest lake itself.
 
 Peak memory of every job is recorded with its timing (bench/timing.py). A new measurement is a
 function `BenchContext -> Section` added to MEASUREMENTS.
@@ -32,15 +35,18 @@ from bench.results import Section, render
 from bench.scales import SUITES
 from bench.settlement import measure_settlement
 from bench.snapshot import measure_snapshot
+from bench.sql_engines import measure_sql_engines
 from bench.timing import MemoryProbe
 from meterlake.core.spark import build_session
 
-# In this order: reads uses the largest lake the snapshot measurement leaves behind.
+# In this order: reads uses the largest lake the snapshot measurement leaves behind, and sql
+# that lake after reads has optimized it (alone, sql builds it).
 MEASUREMENTS: dict[str, Callable[[BenchContext], Section]] = {
     "ingest": measure_ingest,
     "snapshot": measure_snapshot,
     "reads": measure_reads,
     "settlement": measure_settlement,
+    "sql": measure_sql_engines,
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 
@@ -58,6 +64,8 @@ def main() -> int:
         parser.error("--runs must be at least 3 (the figures are medians)")
     if args.only and "reads" in args.only and "snapshot" not in args.only:
         parser.error("reads needs snapshot (it reads the lake snapshot leaves)")
+    if args.only and "sql" in args.only and "snapshot" in args.only and "reads" not in args.only:
+        parser.error("sql after snapshot needs reads (it queries the lake they leave, optimized)")
     started = time.perf_counter()
     scale = SUITES[args.suite]
     work = Path(tempfile.mkdtemp(prefix=f"meterlake-bench-{scale.name}-"))

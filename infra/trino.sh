@@ -182,7 +182,13 @@ cli() {
         -jar "$CLI_JAR" --server "$URL" --user meterlake "$@"
 }
 
-answers_select_1() { [[ "$(cli --execute 'SELECT 1' 2>/dev/null)" == '"1"' ]]; }
+# Ready means able to run a query on the lake, not only to answer: under load the node announces
+# itself seconds after SELECT 1 works, and until then a table scan fails with
+# NO_NODES_AVAILABLE.
+answers_lake_queries() {
+    [[ "$(cli --execute "SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'" \
+        2>/dev/null)" =~ ^\"[1-9] ]] && cli --execute 'SHOW SCHEMAS FROM lake' >/dev/null 2>&1
+}
 
 start() {
     fetch
@@ -200,7 +206,8 @@ start() {
     fi
     local started=$SECONDS
     wait_until_started
-    succeeds_within_60s answers_select_1 || fail_showing_log "no answer to SELECT 1 on $URL"
+    succeeds_within_60s answers_lake_queries ||
+        fail_showing_log "no active node for queries on $URL"
     say "answering on $URL ($((SECONDS - started)) s)"
 }
 

@@ -267,3 +267,24 @@ def test_the_dropzone_measurements(parity: ParityLake) -> None:
 def test_the_dropzone_daily_statistics(parity: ParityLake) -> None:
     daily = _assert_same(parity, "SELECT * FROM gold.dropzone_daily")
     assert len(daily.rows) == 10
+
+
+# The protocol README's "Databricks, Unity Catalog and other Delta readers" promises: reader
+# version 1 (any Delta reader), writer version 7 with these features and no others.
+SOURCE_BRONZE = {"bronze.utility_drops", "bronze.smrt", "bronze.dropzone",
+                 "bronze.temperature_records"}
+WRITER_FEATURES = {"appendOnly", "inCommitTimestamp", "invariants"}
+
+
+def test_every_written_table_has_the_protocol_readme_lists(parity: ParityLake) -> None:
+    lake = parity.lake
+    written = [c for c in ALL_TABLES if lake.exists(c)]
+    assert len(written) >= 13, [c.qualified_name for c in written]
+    protocols = {}
+    for contract in written:
+        [detail] = lake.spark.sql(f"DESCRIBE DETAIL delta.`{lake.path(contract)}`").collect()
+        protocols[contract.qualified_name] = (
+            detail["minReaderVersion"], detail["minWriterVersion"], set(detail["tableFeatures"]))
+    assert protocols == {
+        name: (1, 7, WRITER_FEATURES | ({"changeDataFeed"} if name in SOURCE_BRONZE else set()))
+        for name in protocols}
