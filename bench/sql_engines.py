@@ -37,7 +37,12 @@ from meterlake.core.lake import Lake
 from meterlake.core.object_store import trino_location
 from meterlake.engine.snapshot import run_snapshot
 from meterlake.maintenance import run_optimize
-from meterlake.serve.trino_register import ADMIN_CATALOG, READ_CATALOG, connect
+from meterlake.serve.trino_register import (
+    ADMIN_CATALOG,
+    READ_CATALOG,
+    connect,
+    statement_rows,
+)
 from meterlake.sources.utility_drops import source as utility_drops_source
 
 TRINO_SCRIPT = Path(__file__).resolve().parents[1] / "infra" / "trino.sh"
@@ -60,15 +65,6 @@ FULL_SCAN_SQL = ("SELECT count(*), "
 def _trino(command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", str(TRINO_SCRIPT), command], capture_output=True, text=True,
                           timeout=900, check=False)
-
-
-def _fetch(connection: Any, sql: str) -> list[list[Any]]:
-    cursor = connection.cursor()
-    try:
-        cursor.execute(sql)
-        return [list(row) for row in cursor.fetchall()]
-    finally:
-        cursor.close()
 
 
 def _same_rows(left: list[list[Any]], right: list[list[Any]]) -> bool:
@@ -120,37 +116,37 @@ def measure_sql_engines(ctx: BenchContext) -> Section:
         raise RuntimeError(f"infra/trino.sh start failed:\n{started.stderr[-2000:]}")
     connection = connect(_trino("url").stdout.strip())
     name = f"meter_readings_{uuid.uuid4().hex[:8]}"
-    _fetch(connection, f"CREATE SCHEMA IF NOT EXISTS {ADMIN_CATALOG}.{SCHEMA}")
-    _fetch(connection, f"CALL {ADMIN_CATALOG}.system.register_table(schema_name => "
+    statement_rows(connection, f"CREATE SCHEMA IF NOT EXISTS {ADMIN_CATALOG}.{SCHEMA}")
+    statement_rows(connection, f"CALL {ADMIN_CATALOG}.system.register_table(schema_name => "
                        f"'{SCHEMA}', table_name => '{name}', "
                        f"table_location => '{trino_location(silver_path)}')")
     try:
         in_trino = f"{READ_CATALOG}.{SCHEMA}.{name}"
         in_spark = f"delta.`{silver_path}`"
-        trino_month_rows = _fetch(connection, MONTH_SQL.format(table=in_trino, **month))
+        trino_month_rows = statement_rows(connection, MONTH_SQL.format(table=in_trino, **month))
         spark_month_rows = _spark_rows(ctx.spark, MONTH_SQL.format(table=in_spark, **month))
         if len(trino_month_rows) != len(spark_month_rows) or not trino_month_rows:
             raise AssertionError(f"one meter's month: Trino {len(trino_month_rows)} rows, "
                                  f"Spark {len(spark_month_rows)}")
-        trino_totals = _fetch(connection, AGGREGATE_SQL.format(table=in_trino))
+        trino_totals = statement_rows(connection, AGGREGATE_SQL.format(table=in_trino))
         spark_totals = _spark_rows(ctx.spark, AGGREGATE_SQL.format(table=in_spark))
         if not _same_rows(trino_totals, spark_totals):
             raise AssertionError("the per-date aggregate differs between Trino and Spark SQL")
 
         runs = max(ctx.runs, 11)  # sub-second, and noisy: more runs cost little
-        trino_month = _timed(ctx, runs, lambda: _fetch(
+        trino_month = _timed(ctx, runs, lambda: statement_rows(
             connection, MONTH_SQL.format(table=in_trino, **month)))
         spark_month = _timed(ctx, runs, lambda: _spark_rows(
             ctx.spark, MONTH_SQL.format(table=in_spark, **month)))
-        trino_aggregate = _timed(ctx, ctx.runs, lambda: _fetch(
+        trino_aggregate = _timed(ctx, ctx.runs, lambda: statement_rows(
             connection, AGGREGATE_SQL.format(table=in_trino)))
         spark_aggregate = _timed(ctx, ctx.runs, lambda: _spark_rows(
             ctx.spark, AGGREGATE_SQL.format(table=in_spark)))
-        trino_scan = _timed(ctx, ctx.runs, lambda: _fetch(
+        trino_scan = _timed(ctx, ctx.runs, lambda: statement_rows(
             connection, FULL_SCAN_SQL.format(table=in_trino)))
         readings = sum(int(row[1]) for row in trino_totals)
     finally:
-        _fetch(connection, f"CALL {ADMIN_CATALOG}.system.unregister_table("
+        statement_rows(connection, f"CALL {ADMIN_CATALOG}.system.unregister_table("
                            f"schema_name => '{SCHEMA}', table_name => '{name}')")
         connection.close()
         if not was_running:

@@ -63,14 +63,15 @@ def connect(url: str) -> Any:
         host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 80),
         http_scheme=parts.scheme, user=TRINO_USER, request_timeout=60)
     try:
-        _rows(connection, "SELECT 1")
+        statement_rows(connection, "SELECT 1")
     except (TrinoConnectionError, HttpError, OSError):
         raise TrinoUnreachableError(
             f"no Trino answers at {url} (start one: bash infra/trino.sh start)") from None
     return connection
 
 
-def _rows(connection: Any, sql: str) -> list[list[Any]]:
+def statement_rows(connection: Any, sql: str) -> list[list[Any]]:
+    """Every row of one statement on `connection`, its cursor closed."""
     cursor = connection.cursor()
     try:
         cursor.execute(sql)
@@ -97,7 +98,7 @@ def has_delta_log(location: str, store: ObjectStoreSettings) -> bool:
 def registered_tables(connection: Any, layers: Sequence[str]) -> set[tuple[str, str]]:
     """(layer, name) of every table the metastore holds in `layers`."""
     schemas = ", ".join(_literal(layer) for layer in layers)
-    return {(row[0], row[1]) for row in _rows(
+    return {(row[0], row[1]) for row in statement_rows(
         connection, f"SELECT table_schema, table_name FROM {ADMIN_CATALOG}.information_schema"
                     f".tables WHERE table_schema IN ({schemas})")}
 
@@ -108,7 +109,8 @@ def registered_location(connection: Any, layer: str, name: str) -> str | None:
     import trino.exceptions
 
     try:
-        [[statement]] = _rows(connection, f"SHOW CREATE TABLE {ADMIN_CATALOG}.{layer}.{name}")
+        [[statement]] = statement_rows(
+            connection, f"SHOW CREATE TABLE {ADMIN_CATALOG}.{layer}.{name}")
     except trino.exceptions.TrinoUserError:
         return None
     found = _LOCATION.search(statement)
@@ -116,13 +118,13 @@ def registered_location(connection: Any, layer: str, name: str) -> str | None:
 
 
 def _register(connection: Any, layer: str, name: str, location: str) -> None:
-    _rows(connection, f"CALL {ADMIN_CATALOG}.system.register_table(schema_name => "
+    statement_rows(connection, f"CALL {ADMIN_CATALOG}.system.register_table(schema_name => "
                       f"{_literal(layer)}, table_name => {_literal(name)}, "
                       f"table_location => {_literal(location)})")
 
 
 def _unregister(connection: Any, layer: str, name: str) -> None:
-    _rows(connection, f"CALL {ADMIN_CATALOG}.system.unregister_table(schema_name => "
+    statement_rows(connection, f"CALL {ADMIN_CATALOG}.system.unregister_table(schema_name => "
                       f"{_literal(layer)}, table_name => {_literal(name)})")
 
 
@@ -156,7 +158,7 @@ def register_lake(url: str, lake_root: str, tables: Sequence[tuple[str, str]],
     try:
         layers = list(dict.fromkeys(layer for layer, _ in tables))
         for layer in layers:
-            _rows(connection, f"CREATE SCHEMA IF NOT EXISTS {ADMIN_CATALOG}.{layer}")
+            statement_rows(connection, f"CREATE SCHEMA IF NOT EXISTS {ADMIN_CATALOG}.{layer}")
         registered = registered_tables(connection, layers)
         return [register_table(connection, layer, name, lake_root, (layer, name) in registered,
                                store)
