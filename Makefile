@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SAMPLE := var/sample/utility_drops
 
 .DEFAULT_GOAL := help
-.PHONY: help setup jars seaweedfs trino run run-s3 run-temperatures test test-fast lint typecheck bench bench-full bench-object-store package clean
+.PHONY: help setup jars seaweedfs trino mosquitto run run-s3 run-temperatures test test-fast lint typecheck bench bench-full bench-object-store package clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ seaweedfs:
 # runs it.
 trino:
 	bash infra/trino.sh fetch
+
+# The MQTT tests run Debian's mosquitto (infra/mosquitto.sh, which installs it when missing).
+mosquitto:
+	bash infra/mosquitto.sh install
 
 run: setup ## The main job on the local lake: generate drops, ingest, snapshot, grid, settle
 	rm -rf $(SAMPLE)
@@ -89,7 +93,7 @@ run-temperatures: setup ## Demo of the temperature source: the API simulator, 3 
 	$(BIN)/meterlake snapshot && \
 	$(BIN)/meterlake temperatures compare
 
-test: setup chromium seaweedfs trino ## Every test: unit, integration and the slow end-to-end suites
+test: setup chromium seaweedfs trino mosquitto ## Every test: unit, integration and the slow end-to-end suites
 	$(BIN)/pytest tests
 
 test-fast: setup ## Unit and integration tests, without the slow end-to-end suites

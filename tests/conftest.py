@@ -18,6 +18,7 @@ from meterlake.core.lake import Lake
 from meterlake.core.spark import build_session
 from tests.helpers.database_servers import running_servers
 from tests.helpers.lakes import MakeLake, copy_lake, lake_at, local_test_settings
+from tests.helpers.mqtt_broker import MqttBroker, running_mqtt_broker
 from tests.helpers.object_store_server import ObjectStore, running_object_store
 from tests.helpers.spark_cluster import running_spark_cluster
 from tests.helpers.trino_server import running_trino
@@ -92,3 +93,11 @@ def trino_url() -> Iterator[str]:
     session by infra/trino.sh (fetched into ~/.cache/meterlake on first use); its URL."""
     with running_trino() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker() -> Iterator[MqttBroker]:
+    """Mosquitto with the sensor source's users and ACL, started once for the session by
+    infra/mosquitto.sh (only when a test asks for it); where it is and who may use it."""
+    with running_mqtt_broker() as broker:
+        yield broker

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# What every infra script shares: the repository, the state directory, messages, waiting, and
-# processes tracked by a pid file.
+# What every infra script shares: the repository, the state directory, messages, waiting,
+# processes tracked by a pid file, and installing a Debian package.
 #
-# Sourced, not run. Before sourcing, a script sets SERVER (mariadb, postgres, s3, spark-cluster).
+# Sourced, not run. Before sourcing, a script sets SERVER (mariadb, postgres, s3, mosquitto,
+# spark-cluster, trino).
 # Its state (data, pid files, logs) lives under the repository's ignored var/infra/$SERVER, or
 # under $METERLAKE_<SERVER>_DIR when that is set (dashes become underscores:
 # METERLAKE_SPARK_CLUSTER_DIR).
@@ -15,6 +16,19 @@ unset state_override
 LOG="$STATE/$SERVER.log"
 
 say() { echo "$SERVER.sh: $*" >&2; }
+
+# Installs Debian package $1 without letting its own service start.
+install_debian_package() {
+    say "installing $1 from Debian packages"
+    local policy=/usr/sbin/policy-rc.d added_policy=""
+    if [[ ! -e "$policy" ]]; then
+        # Keep the package from starting a server of its own on the default port.
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added_policy=1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+    if [[ -n "$added_policy" ]]; then rm -f "$policy"; fi
+}
 
 # Runs the command every half second, quietly, until it succeeds (status 0) or 60 s have gone
 # by (status 1).

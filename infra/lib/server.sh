@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # What infra/mariadb.sh and infra/postgres.sh share, beyond what every infra script shares
-# (infra/lib/common.sh: the state directory, messages, waiting): the data and run directories,
-# the command line (start|stop|status|url), the start and stop sequences, the Debian install.
+# (infra/lib/common.sh: the state directory, messages, waiting, the Debian install): the data
+# and run directories, the command line (start|stop|status|url), the start and stop sequences.
 #
 # Sourced, not run. Before sourcing, a server script sets SERVER (mariadb, postgres) and PORT;
 # after it, it sets URL (the SQLAlchemy URL) and defines what only it knows how to do:
@@ -31,18 +31,6 @@ RUN="$STATE/run"
 if (( ${#RUN} > 80 )); then
     RUN="/tmp/meterlake-$SERVER-$(printf '%s' "$STATE" | sha1sum | cut -c1-12)"
 fi
-
-install_debian_package() {
-    say "installing $1 from Debian packages"
-    local policy=/usr/sbin/policy-rc.d added_policy=""
-    if [[ ! -e "$policy" ]]; then
-        # Keep the package from starting a server of its own on the default port.
-        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added_policy=1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
-    if [[ -n "$added_policy" ]]; then rm -f "$policy"; fi
-}
 
 start() {
     install_server

@@ -3,11 +3,13 @@ the CLI (and so the spark-submit entry points) calls."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import functions as F
 
+from meterlake.core.instants import utc_now_ms
 from meterlake.core.interfaces import FileSource, Source
 from meterlake.core.lake import Lake
 from meterlake.engine.ingest import (
@@ -25,10 +27,14 @@ from meterlake.gold.dropzone_daily import run_dropzone_daily
 from meterlake.gold.meter_intervals import run_grid
 from meterlake.gold.rebuild import RebuildReport
 from meterlake.gold.region_temperature_hourly import run_region_temperature_hourly
+from meterlake.gold.sensor_quality import run_sensor_quality
+from meterlake.gold.sensor_readings_1min import run_sensor_readings_1min
 from meterlake.quality.quarantine import QUARANTINE
 from meterlake.receive.watcher import Watcher
 from meterlake.silver.meter_readings import SILVER_METER_READINGS
+from meterlake.silver.sensors import SensorAttributes, load_registry
 from meterlake.sources.registry import DATASETS, METER_SOURCES
+from meterlake.sources.sensors.registry import parse_registry
 
 
 def describe_ingest(report: IngestReport) -> str:
@@ -64,6 +70,8 @@ def run_rollups(lake: Lake) -> None:
     run after every source's snapshot)."""
     run_dropzone_daily(lake)
     run_region_temperature_hourly(lake)
+    run_sensor_readings_1min(lake)
+    run_sensor_quality(lake)
 
 
 def describe_snapshots(reports: list[SnapshotReport]) -> str:
@@ -154,3 +162,20 @@ def directory_watcher(lake: Lake, source: Source, inbox: Path, batch_size: int) 
 
     return Watcher(lake.settings.landing_root, source.name, inbox, load, batch_size,
                    object_store=lake.settings.object_store)
+
+
+def load_sensor_registry(lake: Lake, path: Path) -> str:
+    """Brings `silver.sensors` to the registry file at `path` (SCD type 2); one line saying
+    what changed."""
+    data = path.read_bytes()
+    sensors = parse_registry(data.decode("utf-8"), str(path))
+    attributes = [SensorAttributes(s.sensor_id, float(s.lat), float(s.lng), s.unit, s.type,
+                                   float(s.range_min), float(s.range_max), s.description)
+                  for s in sensors]
+    sha256 = hashlib.sha256(data).hexdigest()
+    changes = load_registry(lake, attributes, sha256, utc_now_ms())
+    if changes.is_empty:
+        return f"sensors: {len(sensors)} sensors, unchanged"
+    return (f"sensors: {len(sensors)} sensors; added {', '.join(changes.added) or 'none'}; "
+            f"changed {', '.join(changes.changed) or 'none'}; "
+            f"removed {', '.join(changes.removed) or 'none'}")

@@ -70,7 +70,8 @@ def api_schema(fuzzed_server: Server) -> schemathesis.BaseSchema:
 OPERATIONS = [
     ("POST", "/v1/dropzone"), ("GET", "/healthz"), ("GET", "/v1/meters/count"),
     ("GET", "/v1/meters/{meter_id}/readings"), ("GET", "/v1/files"), ("GET", "/v1/files/last"),
-    ("GET", "/v1/dropzone/stats"), ("GET", "/v1/settlements"),
+    ("GET", "/v1/dropzone/stats"), ("GET", "/v1/settlements"), ("GET", "/v1/catalog"),
+    ("GET", "/v1/sensors"), ("GET", "/v1/sensors/{sensor_id}/readings"),
 ]
 MODES = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
 

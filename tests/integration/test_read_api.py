@@ -268,12 +268,13 @@ def test_reads_need_a_key_with_the_read_scope(read_server: Server, path: str) ->
 def test_every_route_is_documented_with_examples(read_server: Server) -> None:
     spec = httpx.get(f"{read_server.url}/openapi.json").json()
     assert sorted(spec["paths"]) == [
-        "/healthz", "/v1/dropzone", "/v1/dropzone/stats", "/v1/files", "/v1/files/last",
-        "/v1/meters/count", "/v1/meters/{meter_id}/readings", "/v1/settlements",
+        "/healthz", "/v1/catalog", "/v1/dropzone", "/v1/dropzone/stats", "/v1/files",
+        "/v1/files/last", "/v1/meters/count", "/v1/meters/{meter_id}/readings",
+        "/v1/sensors", "/v1/sensors/{sensor_id}/readings", "/v1/settlements",
     ]
     schemas = spec["components"]["schemas"]
     for name in ("Accepted", "MeterCount", "MeterReadings", "ReceivedFile", "DropzoneStat",
-                 "Settlements"):
+                 "Settlements", "Sensors", "SensorReadings"):
         assert schemas[name]["examples"], name
     body = spec["paths"]["/v1/dropzone"]["post"]["requestBody"]["content"]
     assert sorted(body) == ["application/json", "multipart/form-data"]

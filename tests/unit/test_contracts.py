@@ -60,8 +60,13 @@ def test_keys_are_not_nullable_and_names_are_unique(contract: TableContract) -> 
     ids=lambda c: c.qualified_name,
 )
 def test_bronze_and_silver_carry_every_lineage_column(contract: TableContract) -> None:
+    # A contract holds its fields bare and their descriptions apart: compare like with like.
+    lineage = TableContract(layer="ops", name="lineage", schema=StructType(list(LINEAGE_FIELDS)),
+                            grain="the lineage columns")
     fields = {f.name: f for f in contract.schema.fields}
-    assert [fields.get(f.name) for f in LINEAGE_FIELDS] == list(LINEAGE_FIELDS)
+    assert [fields.get(f.name) for f in lineage.schema.fields] == lineage.schema.fields
+    assert {name: contract.column_docs[name] for name in lineage.column_names} == \
+        lineage.column_docs
 
 
 def test_silver_and_gold_retention_comes_from_settings(tmp_path: Path) -> None:

@@ -20,11 +20,13 @@ from meterlake.core.object_store import ObjectStoreError, check_reachable, is_ob
 
 if TYPE_CHECKING:
     from meterlake.core.lake import Lake
+    from meterlake.serve.lineage import LineageRun
 
 EXIT_DONE, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED = 0, 1, 2, 3
 
-# The lakes this command opened: their table leases (object storage) are released when it ends.
-_opened_lakes: list[Lake] = []
+# The lakes this command opened: their table leases (object storage) are released when it ends,
+# and the OpenLineage run of each (meterlake.serve.lineage) is finished.
+_opened_lakes: list[tuple[Lake, LineageRun]] = []
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -60,23 +62,48 @@ def lake_from_args(args: argparse.Namespace, app: str) -> Lake:
     settings = settings_from_args(args)
     check_reachable(settings.object_store, [settings.lake_root, settings.landing_root])
     lake = Lake(build_session(settings, f"meterlake-{app}"), settings)
-    _opened_lakes.append(lake)
+    run = lineage_run(_job_name(app, args), settings)
+    lake.on_first_write = run.start
+    _opened_lakes.append((lake, run))
     return lake
+
+
+def _job_name(app: str, args: argparse.Namespace) -> str:
+    """The OpenLineage job: the command, and the source it works on when it takes one."""
+    source = getattr(args, "source", None)
+    return f"{app}.{source}" if isinstance(source, str) and source else app
+
+
+def lineage_run(job: str, settings: Settings) -> LineageRun:
+    from meterlake.catalog import ALL_TABLES
+    from meterlake.serve.lineage import LineageRun, lineage_directory
+
+    tables = {contract.qualified_name: contract.describe() for contract in ALL_TABLES}
+    return LineageRun(job, settings.lake_root, settings.landing_root, tables,
+                      lineage_directory(settings.lake_root))
 
 
 def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Runs a command, turning the errors a user can fix into a one-line message and an exit
     code instead of a traceback."""
+    ended_by: BaseException | None = None
     try:
         return int(handler(args))
     except (ConfigError, ObjectStoreError, FileNotFoundError, FileExistsError, LookupError,
             ValueError) as error:
+        ended_by = error
         print(f"meterlake: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RuntimeError as error:
+        ended_by = error
         # ExpectationFailedError and friends: the message names the rule; a traceback adds nothing.
         print(f"meterlake: failed: {error}", file=sys.stderr)
         return EXIT_EXPECTATION_FAILED
+    except BaseException as error:
+        ended_by = error
+        raise
     finally:
         while _opened_lakes:
-            _opened_lakes.pop().release_leases()
+            lake, run = _opened_lakes.pop()
+            lake.release_leases()
+            run.finish(lake.written, ended_by)

@@ -15,16 +15,34 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from meterlake.lake_jobs import describe_ingest
 
     source = source_named(args.source).files
+    if args.every is not None and not args.stream:
+        raise ValueError("--every runs the stream continuously: give --stream too")
     if args.stream:
-        from meterlake.engine.streaming import ingest_stream
-
         if args.paths:
             raise ValueError("--stream loads what receivers landed; it takes no paths")
-        reports = ingest_stream(lake_from_args(args, "ingest-stream"), source)
-        print("\n".join(describe_ingest(r) for r in reports) or "nothing new in the landing zone")
-        return 0
+        return _ingest_stream(args)
     report = ingest_paths(lake_from_args(args, "ingest"), source, args.paths, args.sender)
     print(describe_ingest(report))
+    return 0
+
+
+def _ingest_stream(args: argparse.Namespace) -> int:
+    from meterlake.engine.ingest import IngestReport
+    from meterlake.engine.streaming import ingest_stream
+    from meterlake.lake_jobs import describe_ingest, describe_snapshots, snapshot_source
+
+    lake = lake_from_args(args, "ingest-stream")
+    source = source_named(args.source)
+    if args.every is None:
+        reports = ingest_stream(lake, source.files)
+        print("\n".join(describe_ingest(r) for r in reports) or "nothing new in the landing zone")
+        return 0
+
+    def snapshot(loaded: list[IngestReport]) -> None:
+        print("\n".join(describe_ingest(r) for r in loaded), flush=True)
+        print(describe_snapshots(snapshot_source(lake, source)), flush=True)
+
+    ingest_stream(lake, source.files, every=args.every, after_load=snapshot, run_for=args.run_for)
     return 0
 
 
@@ -89,6 +107,11 @@ def _add_ingest_like(sub: argparse._SubParsersAction, name: str, help_text: str)
         parser.add_argument("--stream", action="store_true",
                             help="Structured Streaming with availableNow and a checkpoint: load "
                                  "what landed since the last run, then stop")
+        parser.add_argument("--every", type=float, metavar="SECONDS",
+                            help="with --stream: keep running, a micro-batch every SECONDS, "
+                                 "each followed by the source's snapshot and rollups")
+        parser.add_argument("--for", dest="run_for", type=float, metavar="SECONDS",
+                            help="with --every: stop after SECONDS (default: run until killed)")
         parser.set_defaults(handler=cmd_ingest)
     else:
         parser.set_defaults(handler=cmd_pipeline)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from meterlake.cli.common import common_options, instant_argument, lake_from_args
+from meterlake.cli.sensor_generate import add_sensors_generator_parser
 from meterlake.sources.registry import SOURCE_NAMES
 
 
@@ -97,3 +98,4 @@ def add_generate_parser(sub: argparse._SubParsersAction) -> None:
     drops.add_argument("--new-meters", type=int, default=0)
     drops.add_argument("--bad-row-rate", type=float, default=0.0)
     drops.set_defaults(handler=cmd_generate)
+    add_sensors_generator_parser(kinds)

@@ -78,6 +78,16 @@ class TemperatureSettings:
 
 
 @dataclass(frozen=True)
+class SensorSettings:
+    # Messages each sensor is expected to send per second: the reference generator's one a
+    # second. Completeness in gold.sensor_quality is measured against it.
+    expected_per_second: float = 1.0
+    # How far a message's `dt` may be from the moment the broker delivered it before it counts
+    # as untimely (a clock running behind, or a message held back).
+    skew_tolerance_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class DashboardSettings:
     # The zone of the dashboard's time axis until the user picks another: the one place local
     # time appears (the lake is UTC). An IANA name, checked when the configuration loads.
@@ -106,6 +116,7 @@ class Settings:
     smrt: SmrtSettings = field(default_factory=SmrtSettings)
     dropzone: DropzoneSettings = field(default_factory=DropzoneSettings)
     temperatures: TemperatureSettings = field(default_factory=TemperatureSettings)
+    sensors: SensorSettings = field(default_factory=SensorSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
 
@@ -231,6 +242,24 @@ def _temperature_settings(raw: Mapping[str, Any], where: str) -> TemperatureSett
     return TemperatureSettings(regions_dir=_absolute(regions_dir))
 
 
+def _sensor_settings(raw: Mapping[str, Any], where: str) -> SensorSettings:
+    section = _section(raw, "sensors", where)
+    fields = ("expected_per_second", "skew_tolerance_seconds")
+    _reject_unknown(section, set(fields), "sensors", where)
+    defaults = SensorSettings()
+    values = {}
+    for name in fields:
+        if name not in section:
+            values[name] = getattr(defaults, name)
+            continue
+        value = section[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{where}: 'sensors.{name}' must be a positive number, "
+                              f"got {value!r}")
+        values[name] = float(value)
+    return SensorSettings(**values)
+
+
 def _dashboard_settings(raw: Mapping[str, Any], where: str) -> DashboardSettings:
     section = _section(raw, "dashboard", where)
     _reject_unknown(section, {"time_zone", "session_hours"}, "dashboard", where)
@@ -274,7 +303,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> 
         raise ConfigError(f"{where}: expected a mapping at the top level")
     unknown = set(raw) - {
         "lake_root", "landing_root", "spark", "retention", "quality", "smrt", "dropzone",
-        "temperatures", "dashboard", "object_store",
+        "temperatures", "sensors", "dashboard", "object_store",
     }
     if unknown:
         raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}")
@@ -291,6 +320,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str = "<settings>") -> 
         smrt=_smrt_settings(raw, where),
         dropzone=_dropzone_settings(raw, where),
         temperatures=_temperature_settings(raw, where),
+        sensors=_sensor_settings(raw, where),
         dashboard=_dashboard_settings(raw, where),
         object_store=_object_store_settings(raw, where),
     )

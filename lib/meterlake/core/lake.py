@@ -9,7 +9,7 @@ it. Reads take no lease.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -87,10 +87,22 @@ class Lake:
         # and the one S3 client their records are written with.
         self._leases: dict[str, TableLease] = {}
         self._lease_client: Any = None
+        # The tables this job took for writing, in the order taken (the outputs of its
+        # OpenLineage run), and who wants to know when it takes the first.
+        self.written: list[str] = []
+        self.on_first_write: Callable[[], None] | None = None
 
     def hold(self, contract: TableContract) -> None:
         """Before a write: takes the table's lease (waiting while another job holds it) or, when
-        this job holds it already, checks it still does. Nothing on a local lake."""
+        this job holds it already, checks it still does. No lease on a local lake. Either way
+        the table counts as written by this job."""
+        if contract.qualified_name not in self.written:
+            if not self.written and self.on_first_write is not None:
+                self.on_first_write()
+            self.written.append(contract.qualified_name)
+        self._take_lease(contract)
+
+    def _take_lease(self, contract: TableContract) -> None:
         if not is_object_store(self.settings.lake_root):
             return
         name = contract.qualified_name
@@ -139,7 +151,8 @@ class Lake:
         if self.path(contract) in self._existing:
             return
         if not self.exists(contract):
-            self.hold(contract)
+            # Creating an empty table (a reader may) is not writing it: no lineage output.
+            self._take_lease(contract)
             builder = (
                 DeltaTable.createIfNotExists(self.spark)
                 .location(self.path(contract))

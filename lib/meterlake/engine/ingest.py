@@ -20,6 +20,7 @@ from meterlake.core.contracts import APPEND_ONLY, TableContract, struct_field
 from meterlake.core.instants import utc_now_ms
 from meterlake.core.interfaces import FileSource
 from meterlake.core.lake import Lake, persisted
+from meterlake.core.table_description import EVERY_LANDING
 from meterlake.quality.quarantine import QUARANTINE
 from meterlake.receive.landing import (
     DUPLICATE,
@@ -35,25 +36,31 @@ INGEST_LOG = TableContract(
     layer="ops",
     name="ingest_log",
     schema=StructType([
-        struct_field("batch", LongType(), False),
-        struct_field("ingest_id", StringType(), False),
-        struct_field("source", StringType(), False),
-        struct_field("original_name", StringType(), False),
-        struct_field("landing_path", StringType(), False),
-        struct_field("received_at", TimestampType(), False),
-        struct_field("sha256", StringType(), False),
-        struct_field("byte_size", LongType(), False),
-        struct_field("sender", StringType()),
-        struct_field("outcome", StringType(), False),
-        struct_field("reason", StringType()),
-        struct_field("rows_loaded", LongType(), False),
-        struct_field("rows_quarantined", LongType(), False),
-        struct_field("duplicate_of", StringType()),
-        struct_field("logged_at", TimestampType(), False),
+        struct_field("batch", LongType(), False, "the ingest batch that decided it"),
+        struct_field("ingest_id", StringType(), False,
+                     "the landed file's id (_ingest_id in bronze and quarantine)"),
+        struct_field("source", StringType(), False, "the source it was delivered to"),
+        struct_field("original_name", StringType(), False, "its name as delivered"),
+        struct_field("landing_path", StringType(), False,
+                     "where its bytes are kept in the landing zone"),
+        struct_field("received_at", TimestampType(), False, "when it was received (UTC)"),
+        struct_field("sha256", StringType(), False, "SHA-256 of its bytes"),
+        struct_field("byte_size", LongType(), False, "its size", "bytes"),
+        struct_field("sender", StringType(), True, "who delivered it, when known"),
+        struct_field("outcome", StringType(), False, "loaded, rejected or duplicate"),
+        struct_field("reason", StringType(), True,
+                     "why it was rejected, or what it duplicates; null when loaded"),
+        struct_field("rows_loaded", LongType(), False, "rows it added to bronze"),
+        struct_field("rows_quarantined", LongType(), False,
+                     "rows it added to bronze.quarantine"),
+        struct_field("duplicate_of", StringType(), True,
+                     "the ingest_id of the loaded file it repeats"),
+        struct_field("logged_at", TimestampType(), False, "when ingest decided it (UTC)"),
     ]),
     grain="one row per received file: loaded, rejected or duplicate",
     keys=("ingest_id",),
     properties=APPEND_ONLY,
+    fed_by=(EVERY_LANDING,),
 )
 
 
@@ -61,14 +68,16 @@ INGEST_BATCHES = TableContract(
     layer="ops",
     name="ingest_batches",
     schema=StructType([
-        struct_field("batch", LongType(), False),
-        struct_field("source", StringType(), False),
-        struct_field("ingest_ids", ArrayType(StringType(), False), False),
-        struct_field("planned_at", TimestampType(), False),
+        struct_field("batch", LongType(), False, "the batch number, per source"),
+        struct_field("source", StringType(), False, "the source"),
+        struct_field("ingest_ids", ArrayType(StringType(), False), False,
+                     "the landed files the batch loads"),
+        struct_field("planned_at", TimestampType(), False, "when it was planned (UTC)"),
     ]),
     grain="one row per planned ingest batch; a batch without ingest_log rows is resumed",
     keys=("source", "batch"),
     properties=APPEND_ONLY,
+    fed_by=(EVERY_LANDING,),
 )
 
 

@@ -40,17 +40,21 @@ SNAPSHOT_PROGRESS = TableContract(
     layer="ops",
     name="snapshot_progress",
     schema=StructType([
-        struct_field("source", StringType(), False),
-        struct_field("bronze_version", LongType(), False),
-        struct_field("silver_version", LongType()),
-        struct_field("rows_read", LongType(), False),
-        struct_field("rows_inserted", LongType(), False),
-        struct_field("rows_updated", LongType(), False),
-        struct_field("finished_at", TimestampType(), False),
+        struct_field("source", StringType(), False, "the keyed dataset (its source's name)"),
+        struct_field("bronze_version", LongType(), False,
+                     "the bronze version the run merged up to"),
+        struct_field("silver_version", LongType(), True,
+                     "the silver version it wrote; null when nothing changed"),
+        struct_field("rows_read", LongType(), False, "new bronze rows read"),
+        struct_field("rows_inserted", LongType(), False, "silver rows inserted"),
+        struct_field("rows_updated", LongType(), False, "silver rows corrected"),
+        struct_field("finished_at", TimestampType(), False, "when the run finished (UTC)"),
     ]),
     grain="one row per snapshot run that merged something: the bronze version it reached",
     keys=("source", "bronze_version"),
     properties=APPEND_ONLY,
+    fed_by=("bronze.utility_drops", "bronze.smrt", "bronze.dropzone",
+            "bronze.temperature_records", "bronze.sensor_messages"),
 )
 
 

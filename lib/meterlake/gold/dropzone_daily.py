@@ -19,17 +19,19 @@ GOLD_DROPZONE_DAILY = TableContract(
     layer="gold",
     name="dropzone_daily",
     schema=StructType([
-        struct_field("stamp_date", DateType(), False),
-        struct_field("timestamps", LongType(), False),
-        struct_field("value_count", LongType(), False),
-        struct_field("mean", DoubleType(), False),
-        struct_field("std", DoubleType()),
-        struct_field("min_mean", DoubleType(), False),
-        struct_field("max_mean", DoubleType(), False),
+        struct_field("stamp_date", DateType(), False, "the UTC day"),
+        struct_field("timestamps", LongType(), False, "how many UTC instants it holds"),
+        struct_field("value_count", LongType(), False, "numbers behind the statistics"),
+        struct_field("mean", DoubleType(), False, "their pooled mean"),
+        struct_field("std", DoubleType(), True,
+                     "their pooled sample standard deviation; null for a single number"),
+        struct_field("min_mean", DoubleType(), False, "the smallest mean of one instant"),
+        struct_field("max_mean", DoubleType(), False, "the largest mean of one instant"),
     ]),
     grain="one row per UTC day: every value of every timestamp's statistics pooled exactly",
     keys=("stamp_date",),
     retention=Retention.CONFIGURED,
+    fed_by=("silver.dropzone_measurements",),
 )
 
 

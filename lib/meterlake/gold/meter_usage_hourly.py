@@ -27,14 +27,17 @@ GOLD_METER_USAGE_HOURLY = TableContract(
     layer="gold",
     name="meter_usage_hourly",
     schema=StructType([
-        struct_field("meter_id", StringType(), False),
-        struct_field("hour_start", TimestampType(), False),
-        struct_field("month_start", DateType(), False),
-        struct_field("intervals", LongType(), False),
-        struct_field("missing_intervals", LongType(), False),
-        struct_field("energy_wh_sum", DoubleType()),
-        struct_field("energy_wh_min", DoubleType()),
-        struct_field("energy_wh_max", DoubleType()),
+        struct_field("meter_id", StringType(), False, "the meter"),
+        struct_field("hour_start", TimestampType(), False, "start of the UTC clock hour"),
+        struct_field("month_start", DateType(), False, "the first day of its UTC month"),
+        struct_field("intervals", LongType(), False, "the grid's intervals in the hour"),
+        struct_field("missing_intervals", LongType(), False, "how many of them are missing"),
+        struct_field("energy_wh_sum", DoubleType(), True,
+                     "energy of the present intervals; null when none is", "Wh"),
+        struct_field("energy_wh_min", DoubleType(), True,
+                     "the smallest present interval's energy", "Wh"),
+        struct_field("energy_wh_max", DoubleType(), True,
+                     "the largest present interval's energy", "Wh"),
     ]),
     grain="one row per meter and UTC clock hour of the gap-filled grid: its intervals, how many "
           "are missing, and the sum, minimum and maximum of the present ones (null when none)",
@@ -42,6 +45,7 @@ GOLD_METER_USAGE_HOURLY = TableContract(
     partition_by=("month_start",),
     cluster_by=("meter_id",),
     retention=Retention.CONFIGURED,
+    fed_by=("gold.meter_intervals_15min",),
 )
 
 # About fourteen meter-months of hours per row group: the min/max statistics of the row groups

@@ -1,14 +1,14 @@
-"""A gold table rebuilt whole from one silver table at a pinned version.
+"""A gold table rebuilt whole from one silver table (or a few tables) at pinned versions.
 
-The overwrite records the silver version it read in the commit's user metadata, so a rebuild
-from the same version is skipped: re-running a gold job on an unchanged lake writes no new
-Delta version.
+The overwrite records the versions it read in the commit's user metadata, so a rebuild from the
+same versions is skipped: re-running a gold job on an unchanged lake writes no new Delta
+version.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
@@ -26,13 +26,32 @@ class RebuildReport:
     is_rebuilt: bool
 
 
-def pinned_version(lake: Lake, gold: TableContract, silver: TableContract) -> int | None:
-    """The version of `silver` the last commit of `gold` was built from, None if unknown."""
+def pinned_versions(lake: Lake, gold: TableContract) -> dict[str, int]:
+    """The versions of the tables the last commit of `gold` was built from, by table name."""
     last = lake.ensure(gold).history(1).select("userMetadata").first()
     if last is None or not last["userMetadata"]:
+        return {}
+    return {name: int(version) for name, version in json.loads(last["userMetadata"]).items()}
+
+
+def pinned_version(lake: Lake, gold: TableContract, silver: TableContract) -> int | None:
+    """The version of `silver` the last commit of `gold` was built from, None if unknown."""
+    return pinned_versions(lake, gold).get(silver.qualified_name)
+
+
+def rebuild_from(
+    lake: Lake, gold: TableContract, inputs: Sequence[TableContract],
+    build: Callable[..., DataFrame],
+) -> dict[str, int] | None:
+    """Overwrites `gold` with `build(*inputs at their current versions)`, unless `gold` was
+    last built from those very versions: the versions read when rebuilt, None when skipped."""
+    lake.hold(gold)
+    versions = {contract.qualified_name: lake.version(contract) for contract in inputs}
+    if pinned_versions(lake, gold) == versions:
         return None
-    version = json.loads(last["userMetadata"]).get(silver.qualified_name)
-    return None if version is None else int(version)
+    frames = [lake.read(contract, versions[contract.qualified_name]) for contract in inputs]
+    lake.overwrite(gold, build(*frames), user_metadata=json.dumps(versions))
+    return versions
 
 
 def rebuild_from_silver(

@@ -36,17 +36,21 @@ GOLD_REGION_TEMPERATURE_HOURLY = TableContract(
     layer="gold",
     name="region_temperature_hourly",
     schema=StructType([
-        struct_field("hour", TimestampType(), False),
-        struct_field("region_code", StringType(), False),
-        struct_field("region_name", StringType(), False),
-        struct_field("assignment", StringType(), False),
-        struct_field("temperature", DoubleType(), False),
-        struct_field("number_of_points", LongType(), False),
+        struct_field("hour", TimestampType(), False,
+                     "the UTC hour in which the poll that first brought the records started"),
+        struct_field("region_code", StringType(), False, "the region's INSEE code"),
+        struct_field("region_name", StringType(), False, "the region's name"),
+        struct_field("assignment", StringType(), False,
+                     "box (the partner's bounding boxes) or polygon (the real contours)"),
+        struct_field("temperature", DoubleType(), False, "the mean temperature", "°C"),
+        struct_field("number_of_points", LongType(), False,
+                     "France points with a temperature behind the mean"),
     ]),
     grain="one row per UTC import hour, French region and assignment (box or polygon) that "
           "has at least one France point with a temperature",
     keys=("hour", "region_code", "assignment"),
     retention=Retention.CONFIGURED,
+    fed_by=("silver.temperature_records", "reference:french_regions"),
 )
 
 OUTSIDE_EVERY_REGION = "france_point_outside_every_region"

@@ -9,20 +9,24 @@ from pyspark.sql.types import StringType, StructType
 
 from meterlake.core.contracts import APPEND_ONLY, LINEAGE_FIELDS, TableContract, struct_field
 from meterlake.core.rules import RowRule
+from meterlake.core.table_description import EVERY_LANDING
 
 QUARANTINE = TableContract(
     layer="bronze",
     name="quarantine",
     schema=StructType([
-        struct_field("source", StringType(), False),
+        struct_field("source", StringType(), False, "the source the line was delivered to"),
         *LINEAGE_FIELDS,
-        struct_field("raw_line", StringType()),
-        struct_field("field", StringType(), False),
-        struct_field("reason", StringType(), False),
+        struct_field("raw_line", StringType(), True,
+                     "the raw text of the rejected line, record or payload"),
+        struct_field("field", StringType(), False, "the field of the first rule it breaks"),
+        struct_field("reason", StringType(), False,
+                     "every rule it breaks, each as `field: message` quoting the raw value"),
     ]),
     grain="one row per rejected line of a loaded file, with the raw text and why",
     partition_by=("source",),
     properties=APPEND_ONLY,
+    fed_by=(EVERY_LANDING,),
 )
 
 

@@ -8,7 +8,7 @@ must not stall the event loop that answers ingest calls. Every route needs a key
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
@@ -26,6 +26,10 @@ from meterlake.serve.models import (
     ReadingPoint,
     ReceivedFile,
     ReceivedFiles,
+    SensorInfo,
+    SensorPoint,
+    SensorReadings,
+    Sensors,
     Settlements,
     SourceCount,
 )
@@ -198,6 +202,47 @@ def settlements(request: Request, limit: Limit = 1000) -> Settlements:
     return Settlements(table_version=summary.version, rows=reads.first_rows(summary, limit))
 
 
+def sensors(request: Request) -> Sensors:
+    """Every sensor the registry describes now (silver.sensors, current rows)."""
+    rows = reads.current_sensors(latest_table(request, reads.SILVER_SENSORS))
+    return Sensors(sensors=[SensorInfo(**{name: row[name] for name in SensorInfo.model_fields})
+                            for row in rows])
+
+
+def _sensor_unit(request: Request, sensor_id: str) -> str | None:
+    try:
+        registry = lake_tables(request).latest(reads.SILVER_SENSORS)
+    except reads.MissingTableError:
+        return None
+    return next((row["unit"] for row in reads.current_sensors(registry)
+                 if row["sensor_id"] == sensor_id), None)
+
+
+def sensor_readings(
+    request: Request,
+    sensor_id: Annotated[str, Path(examples=["Sensor 1"])],
+    start: Start = None,
+    end: End = None,
+    resolution: Annotated[Literal["raw", "1min"], Query(
+        description="raw: every reading; 1min: per UTC minute, mean, min, max and count")] = "raw",
+    limit: Limit = 100_000,
+) -> SensorReadings:
+    """One sensor's readings with start <= time < end, oldest first, raw or per minute."""
+    start_at, end_at = parse_range(start, end)
+    if resolution == "raw":
+        found = reads.sensor_series(latest_table(request, reads.SILVER_SENSOR_READINGS),
+                                    sensor_id, "ts", start_at, end_at, limit)
+        points = [SensorPoint(time=r["ts"], value=r["value"], readings=1, min=r["value"],
+                              max=r["value"]) for r in found.to_pylist()]
+    else:
+        found = reads.sensor_series(latest_table(request, reads.GOLD_SENSOR_READINGS_1MIN),
+                                    sensor_id, "minute_start", start_at, end_at, limit)
+        points = [SensorPoint(time=r["minute_start"], value=r["mean"], readings=r["readings"],
+                              min=r["min"], max=r["max"]) for r in found.to_pylist()]
+    return SensorReadings(sensor_id=sensor_id, start=start_at, end=end_at, resolution=resolution,
+                          unit=_sensor_unit(request, sensor_id), points=points)
+
+
 def read_router() -> APIRouter:
     """The read routes, each behind the `read` scope (liveness excepted)."""
     router = APIRouter()
@@ -221,6 +266,13 @@ def read_router() -> APIRouter:
                    "dropzone` and its snapshot")),
         ("/v1/settlements", settlements, "Settlement runs",
          _with_404("no settlement runs yet")),
+        ("/v1/sensors", sensors, "The sensors and their registry entry",
+         _with_404("silver.sensors does not exist yet: run `meterlake sensors registry "
+                   "sensors.json`")),
+        ("/v1/sensors/{sensor_id}/readings", sensor_readings,
+         "One sensor's readings, raw or per minute",
+         _with_404("silver.sensor_readings does not exist yet: run `meterlake ingest sensors "
+                   "--stream` and its snapshot")),
     ):
         secured.add_api_route(path, route, methods=["GET"], summary=summary,
                               responses=responses)

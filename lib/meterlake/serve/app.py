@@ -15,6 +15,7 @@ from meterlake.receive.http_ingest import HttpSettings, http_settings_from_env, 
 from meterlake.receive.http_request import validation_message
 from meterlake.serve import sessions
 from meterlake.serve.api import read_router
+from meterlake.serve.catalogue_routes import catalogue_router
 from meterlake.serve.dashboard import dashboard_router
 from meterlake.serve.delta_reads import LatestTables
 
@@ -35,4 +36,5 @@ def create_app(settings: HttpSettings | None = None) -> FastAPI:
     app.include_router(ingest_router())
     app.include_router(read_router())
     app.include_router(dashboard_router())
+    app.include_router(catalogue_router())
     return app

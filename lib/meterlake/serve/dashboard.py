@@ -19,6 +19,9 @@ from meterlake.serve import dashboard_pages as pages
 from meterlake.serve import dashboard_reads as dreads
 from meterlake.serve import delta_reads as reads
 from meterlake.serve import sessions
+from meterlake.serve.catalogue_pages import catalogue_html
+from meterlake.serve.catalogue_routes import PAGE as CATALOGUE_PAGE
+from meterlake.serve.catalogue_routes import build_catalogue
 from meterlake.serve.dashboard_data import data_router
 from meterlake.serve.dashboard_static import static_router
 
@@ -144,6 +147,12 @@ def quality_page(request: Request) -> HTMLResponse:
     return _html(pages.page("Data quality", "".join(parts), "quality"))
 
 
+def catalogue_page(request: Request) -> HTMLResponse:
+    """Every table of the lake (meterlake.serve.catalogue), no script."""
+    return _html(pages.page("Data catalogue", catalogue_html(build_catalogue(request)),
+                            "catalog"))
+
+
 def _files_table(log: reads.TableVersion) -> str:
     days = dreads.files_per_day(log, 31)
     return pages.table("Files received per UTC day (last 31 days with files)",
@@ -177,7 +186,8 @@ def dashboard_router() -> APIRouter:
     router.add_api_route("/dashboard/sign-out", sign_out, methods=["POST"])
     pages_router = APIRouter(dependencies=[Depends(require_page_session)])
     for path, route in ((HOME, usage_page), ("/dashboard/settlements", settlements_page),
-                        ("/dashboard/quality", quality_page)):
+                        ("/dashboard/quality", quality_page),
+                        (CATALOGUE_PAGE, catalogue_page)):
         pages_router.add_api_route(path, route, methods=["GET"])
     router.include_router(pages_router)
     router.include_router(data_router())

@@ -16,7 +16,8 @@ from typing import Any
 
 _NAV = (("usage", "/dashboard/usage", "Meter usage"),
         ("settlements", "/dashboard/settlements", "Settlements"),
-        ("quality", "/dashboard/quality", "Data quality"))
+        ("quality", "/dashboard/quality", "Data quality"),
+        ("catalog", "/dashboard/catalog", "Data catalogue"))
 
 
 def page(title: str, body: str, active: str | None = None, scripts: Sequence[str] = ()) -> str:

@@ -50,6 +50,11 @@ INGEST_LOG = TableRef("ops", "ingest_log", "run `meterlake ingest`")
 SILVER_DROPZONE = TableRef("silver", "dropzone_measurements",
                            "run `meterlake ingest dropzone` and its snapshot")
 GOLD_SETTLEMENT_SUMMARY = TableRef("gold", "settlement_summary", "no settlement runs yet")
+SILVER_SENSORS = TableRef("silver", "sensors", "run `meterlake sensors registry sensors.json`")
+SILVER_SENSOR_READINGS = TableRef("silver", "sensor_readings",
+                                  "run `meterlake ingest sensors --stream` and its snapshot")
+GOLD_SENSOR_READINGS_1MIN = TableRef("gold", "sensor_readings_1min",
+                                     "run `meterlake snapshot` after sensor readings arrived")
 
 
 class MissingTableError(LookupError):
@@ -229,6 +234,26 @@ def dropzone_stats(
         rows &= pc.field("time_stamp_utc") < _utc(end)
     found = measurements.files.to_table(filter=rows).sort_by("time_stamp_utc")
     return found.slice(0, limit).to_pylist()
+
+
+def current_sensors(registry: TableVersion) -> list[dict[str, Any]]:
+    """The registry's current row of each sensor, by sensor id."""
+    found = registry.files.to_table(filter=pc.field("valid_to").is_null())
+    return found.sort_by("sensor_id").to_pylist()
+
+
+def sensor_series(series: TableVersion, sensor_id: str, time_column: str,
+                  start: datetime | None, end: datetime | None, limit: int) -> pa.Table:
+    """Up to `limit` rows of one sensor with `start <= time_column < end`, oldest first; the
+    bounds on the UTC date partitions (`reading_date`) skip the other days' files."""
+    rows = pc.field("sensor_id") == sensor_id
+    if start is not None:
+        rows &= pc.field("reading_date") >= start.astimezone(UTC).date()
+        rows &= pc.field(time_column) >= _utc(start)
+    if end is not None:
+        rows &= pc.field("reading_date") <= end.astimezone(UTC).date()
+        rows &= pc.field(time_column) < _utc(end)
+    return series.files.to_table(filter=rows).sort_by(time_column).slice(0, limit)
 
 
 def first_rows(any_table: TableVersion, limit: int) -> list[dict[str, Any]]:

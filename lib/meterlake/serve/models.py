@@ -118,3 +118,50 @@ class Settlements(BaseModel):
 
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
+
+
+class SensorInfo(BaseModel):
+    sensor_id: str
+    lat: float
+    lng: float
+    unit: str
+    type: str
+    range_min: float = Field(description="lowest value the sensor can measure")
+    range_max: float = Field(description="highest value the sensor can measure")
+    description: str
+    valid_from: UtcInstant = Field(description="since when this description holds")
+
+
+class Sensors(BaseModel):
+    model_config = _example({"sensors": [{
+        "sensor_id": "Sensor 1", "lat": 10.0, "lng": 10.0, "unit": "C", "type": "temperature",
+        "range_min": 0.0, "range_max": 45.0, "description": "Main Entrance",
+        "valid_from": "1970-01-01T00:00:00Z"}]})
+
+    sensors: list[SensorInfo] = Field(description="the registry's current row of each sensor")
+
+
+class SensorPoint(BaseModel):
+    time: UtcInstant = Field(description="the reading's instant, or the minute's start")
+    value: float = Field(description="the reading, or the minute's mean")
+    readings: int = Field(description="how many readings the point stands for")
+    min: float = Field(description="lowest reading of the point")
+    max: float = Field(description="highest reading of the point")
+
+
+class SensorReadings(BaseModel):
+    model_config = _example({
+        "sensor_id": "Sensor 1", "start": "2025-11-12T10:00:00Z",
+        "end": "2025-11-12T11:00:00Z", "resolution": "1min", "unit": "C",
+        "points": [{"time": "2025-11-12T10:00:00Z", "value": 22.5, "readings": 60,
+                    "min": 20.0, "max": 25.0}],
+    })
+
+    sensor_id: str
+    start: UtcInstant | None = Field(description="inclusive bound asked for, if any")
+    end: UtcInstant | None = Field(description="exclusive bound asked for, if any")
+    resolution: str = Field(description="raw (silver.sensor_readings) or 1min "
+                                        "(gold.sensor_readings_1min)")
+    unit: str | None = Field(description="the registry's unit for the sensor; null when the "
+                                         "registry does not know it")
+    points: list[SensorPoint]

@@ -21,16 +21,21 @@ SILVER_DROPZONE_MEASUREMENTS = TableContract(
     layer="silver",
     name="dropzone_measurements",
     schema=StructType([
-        struct_field("time_stamp_utc", TimestampType(), False),
-        struct_field("stamp_date", DateType(), False),
-        struct_field("payload_count", LongType(), False),
-        struct_field("value_count", LongType(), False),
-        struct_field("mean", DoubleType(), False),
-        struct_field("std", DoubleType()),
-        struct_field("sum", DoubleType(), False),
-        struct_field("sum_squares", DoubleType(), False),
-        struct_field("_ingest_id", StringType(), False),
-        struct_field("_received_at", TimestampType(), False),
+        struct_field("time_stamp_utc", TimestampType(), False, "the payloads' UTC instant"),
+        struct_field("stamp_date", DateType(), False, "the UTC date of time_stamp_utc"),
+        struct_field("payload_count", LongType(), False,
+                     "how many payloads for this instant were received"),
+        struct_field("value_count", LongType(), False,
+                     "numbers behind the statistics (the latest payload's, or all pooled)"),
+        struct_field("mean", DoubleType(), False, "their mean"),
+        struct_field("std", DoubleType(), True,
+                     "their sample standard deviation (n - 1); null for a single number"),
+        struct_field("sum", DoubleType(), False, "their sum"),
+        struct_field("sum_squares", DoubleType(), False, "the sum of their squares"),
+        struct_field("_ingest_id", StringType(), False,
+                     "the request of the latest payload (ops.ingest_log)"),
+        struct_field("_received_at", TimestampType(), False,
+                     "when the latest payload was received (UTC)"),
     ]),
     grain="one row per UTC timestamp: the latest payload's statistics, or all payloads pooled "
           "(dropzone.statistics in the configuration); lineage names the latest payload",
@@ -42,6 +47,7 @@ SILVER_DROPZONE_MEASUREMENTS = TableContract(
         *(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": column})
           for column in ("time_stamp_utc", "mean", "value_count", "_ingest_id")),
     ),
+    fed_by=("bronze.dropzone",),
 )
 
 

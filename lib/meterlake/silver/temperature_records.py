@@ -36,17 +36,24 @@ SILVER_TEMPERATURE_RECORDS = TableContract(
     layer="silver",
     name="temperature_records",
     schema=StructType([
-        struct_field("record_id", StringType(), False),
-        struct_field("measured_date", DateType(), False),
-        struct_field("measured_at", TimestampType(), False),
-        struct_field("lat", DoubleType(), False),
-        struct_field("lon", DoubleType(), False),
-        struct_field("temperature", DoubleType()),
-        struct_field("country", StringType()),
-        struct_field("is_in_france", BooleanType(), False),
-        struct_field("request_started_at", TimestampType(), False),
-        struct_field("first_request_started_at", TimestampType(), False),
-        struct_field("version_count", LongType(), False),
+        struct_field("record_id", StringType(), False, "the partner's record id"),
+        struct_field("measured_date", DateType(), False, "the UTC date of measured_at"),
+        struct_field("measured_at", TimestampType(), False,
+                     "the partner's timestamp, read as UTC"),
+        struct_field("lat", DoubleType(), False, "latitude (WGS 84)", "°"),
+        struct_field("lon", DoubleType(), False, "longitude (WGS 84)", "°"),
+        struct_field("temperature", DoubleType(), True,
+                     "the temperature; null when the partner sent none", "°C"),
+        struct_field("country", StringType(), True, "the country as sent"),
+        struct_field("is_in_france", BooleanType(), False,
+                     "country is France, compared without case or spaces"),
+        struct_field("request_started_at", TimestampType(), False,
+                     "when the poll that brought this version started (UTC)"),
+        struct_field("first_request_started_at", TimestampType(), False,
+                     "when the poll that first brought the record started (UTC): its hour in "
+                     "gold.region_temperature_hourly"),
+        struct_field("version_count", LongType(), False,
+                     "how many versions of the record bronze holds"),
         *LINEAGE_FIELDS,
     ]),
     grain="one row per record id: the latest-arrived version; its measurement date (the "
@@ -60,6 +67,7 @@ SILVER_TEMPERATURE_RECORDS = TableContract(
         *(ExpectationSpec("ExpectColumnValuesToNotBeNull", {"column": column})
           for column in ("record_id", "lat", "lon", "first_request_started_at", "_ingest_id")),
     ),
+    fed_by=("bronze.temperature_records",),
 )
 
 _VALUES = ("measured_at", "lat", "lon", "temperature", "country", "is_in_france",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from meterlake.sources import dropzone, smrt, temperatures, utility_drops
+from meterlake.sources import dropzone, sensors, smrt, temperatures, utility_drops
 
 if TYPE_CHECKING:
     from meterlake.core.interfaces import FileSource, KeyedDataset, MeterSource, Source
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     DATASETS: tuple[KeyedDataset, ...]
     METER_SOURCES: tuple[MeterSource, ...]
 
-_FOLDERS = (utility_drops, smrt, dropzone, temperatures)
+_FOLDERS = (utility_drops, smrt, dropzone, temperatures, sensors)
 
 SOURCE_NAMES: tuple[str, ...] = tuple(folder.NAME for folder in _FOLDERS)
 WATCHABLE_NAMES: tuple[str, ...] = tuple(f.NAME for f in _FOLDERS if f.WATCHABLE)
@@ -33,11 +33,12 @@ WATCHABLE_NAMES: tuple[str, ...] = tuple(f.NAME for f in _FOLDERS if f.WATCHABLE
 @cache
 def _sources() -> tuple[Source, ...]:
     from meterlake.sources.dropzone.source import SOURCE as DROPZONE
+    from meterlake.sources.sensors.source import SOURCE as SENSORS
     from meterlake.sources.smrt.source import SOURCE as SMRT
     from meterlake.sources.temperatures.source import SOURCE as TEMPERATURES
     from meterlake.sources.utility_drops.source import SOURCE as UTILITY_DROPS
 
-    loaded = {s.name: s for s in (UTILITY_DROPS, SMRT, DROPZONE, TEMPERATURES)}
+    loaded = {s.name: s for s in (UTILITY_DROPS, SMRT, DROPZONE, TEMPERATURES, SENSORS)}
     return tuple(loaded[name] for name in SOURCE_NAMES)
 
 

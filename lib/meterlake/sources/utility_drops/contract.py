@@ -23,10 +23,12 @@ BRONZE_UTILITY_DROPS = TableContract(
     layer="bronze",
     name="utility_drops",
     schema=StructType([
-        struct_field("meter_id", StringType(), False),
-        struct_field("interval_start", TimestampType(), False),
-        struct_field("interval_date", DateType(), False),
-        struct_field("energy_wh", DoubleType(), False),
+        struct_field("meter_id", StringType(), False, "the meter, as the utility names it"),
+        struct_field("interval_start", TimestampType(), False,
+                     "start of the 15-minute interval (UTC; sent with an offset)"),
+        struct_field("interval_date", DateType(), False, "the UTC date of interval_start"),
+        struct_field("energy_wh", DoubleType(), False,
+                     "energy measured over the interval", "Wh"),
         *LINEAGE_FIELDS,
     ]),
     grain="one row per valid line of every utility drop file ever received (every version)",
@@ -36,4 +38,5 @@ BRONZE_UTILITY_DROPS = TableContract(
     cluster_by=("meter_id",),
     properties=BRONZE_PROPERTIES,
     row_rules=UTILITY_DROP_ROW_RULES,
+    fed_by=("landing:utility_drops",),
 )
