@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SAMPLE := var/sample/utility_drops
 
 .DEFAULT_GOAL := help
-.PHONY: help setup jars seaweedfs trino mosquitto run run-s3 run-temperatures test test-fast lint typecheck bench bench-full bench-object-store package clean
+.PHONY: help setup jars seaweedfs trino mosquitto run run-s3 run-temperatures run-sensors test test-fast lint typecheck bench bench-full bench-object-store bench-sensors package clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -93,6 +93,22 @@ run-temperatures: setup ## Demo of the temperature source: the API simulator, 3 
 	$(BIN)/meterlake snapshot && \
 	$(BIN)/meterlake temperatures compare
 
+# The sensor source end to end on the local lake: the broker, the receiver landing batches for
+# 45 s while the generator publishes 30 s of the fixture registry's sensors with faults, then
+# the registry, the stream's availableNow run, the snapshot and the quality table.
+SENSOR_REGISTRY := ../shared/fixtures/iot/sensors.json
+run-sensors: setup mosquitto ## Demo of the sensor source: MQTT broker, receiver, generator with faults, ingest, snapshot, quality
+	bash infra/mosquitto.sh start
+	eval "$$(bash infra/mosquitto.sh env)"; \
+	$(BIN)/meterlake receive mqtt --duration 45 --batch-seconds 5 & receiver=$$!; sleep 3; \
+	$(BIN)/meterlake generate sensors --registry $(SENSOR_REGISTRY) --rate 1 --duration 30 \
+	    --seed 7 --qos 1 --faults gap=0.02:5 duplicate=0.02 out_of_range=0.02 late=0.02:5 \
+	    malformed=0.01 'clock_behind=Sensor 3:120' && wait $$receiver
+	$(BIN)/meterlake sensors registry $(SENSOR_REGISTRY)
+	$(BIN)/meterlake ingest sensors --stream
+	$(BIN)/meterlake snapshot
+	$(BIN)/meterlake catalog | grep -A3 'gold.sensor_quality' || true
+
 test: setup chromium seaweedfs trino mosquitto ## Every test: unit, integration and the slow end-to-end suites
 	$(BIN)/pytest tests
 
@@ -114,6 +130,9 @@ bench-full: setup ## Benchmarks, full suite (under an hour): bench/RESULTS-full.
 
 bench-object-store: setup seaweedfs ## Object store vs disk, cluster vs local[2]: bench/OBJECT_STORE_RESULTS.md
 	$(BIN)/python -m bench.object_store --runs 3
+
+bench-sensors: setup ## Sensor freshness: landed batch to silver and gold with the stream running: bench/SENSOR_RESULTS.md
+	$(BIN)/python -m bench.sensor_freshness
 
 bench-dashboard: setup chromium ## Dashboard benchmark (browser included), quick: bench/DASHBOARD_RESULTS.md
 	$(BIN)/python -m bench.dashboard --suite quick

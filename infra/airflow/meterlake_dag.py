@@ -3,7 +3,7 @@ standalone cluster named by one Airflow connection, the lake on S3. All times ar
 
 | DAG                  | schedule       | tasks                                                 |
 |----------------------|----------------|-------------------------------------------------------|
-| `meterlake_ingest`   | `*/15 * * * *` | ingest_utility_drops, _smrt, _dropzone, _temperatures |
+| `meterlake_ingest`   | `*/15 * * * *` | ingest_utility_drops, _smrt, _dropzone, _temperatures, _sensors |
 | `meterlake_snapshot` | `@hourly`      | snapshot                                              |
 | `meterlake_daily`    | `@daily`       | grid, then optimize                                   |
 | `meterlake_settle`   | `@monthly`     | settle the previous month                             |
@@ -58,7 +58,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import DAG, Param, TriggerRule, chain
 
 # The registry's source names (meterlake.sources.registry), in the order their ingests run.
-INGEST_SOURCES = ("utility_drops", "smrt", "dropzone", "temperatures")
+INGEST_SOURCES = ("utility_drops", "smrt", "dropzone", "temperatures", "sensors")
 SILVER_POOL = "meterlake_silver"
 
 HOME = Path(os.environ.get("METERLAKE_HOME") or Path(__file__).resolve().parents[2])

@@ -60,7 +60,8 @@ DAG_SCHEDULES = {"meterlake_ingest": "*/15 * * * *", "meterlake_snapshot": "@hou
                  "meterlake_daily": "@daily", "meterlake_settle": "@monthly"}
 # In each DAG, the writers that must not overlap run in this order, whatever the one before did.
 AFTER = {"ingest_smrt": "ingest_utility_drops", "ingest_dropzone": "ingest_smrt",
-         "ingest_temperatures": "ingest_dropzone", "optimize": "grid"}
+         "ingest_temperatures": "ingest_dropzone", "ingest_sensors": "ingest_temperatures",
+         "optimize": "grid"}
 SECONDS_BETWEEN_RUNS = {"*/15 * * * *": 900, "0 * * * *": 3600, "0 0 * * *": 86400,
                         "0 0 1 * *": 28 * 86400}
 JARS = "/jars/delta-spark.jar,/jars/hadoop-aws.jar"
@@ -68,7 +69,7 @@ JARS = "/jars/delta-spark.jar,/jars/hadoop-aws.jar"
 
 def test_jobs_schedule_every_registered_source_and_every_entry_point() -> None:
     assert [j.task_id for j in JOBS if j.application == "jobs/ingest.py"] == [
-        f"ingest_{s}" for s in ("utility_drops", "smrt", "dropzone", "temperatures")]
+        f"ingest_{s}" for s in ("utility_drops", "smrt", "dropzone", "temperatures", "sensors")]
     assert {j.application for j in JOBS} == {f"jobs/{p.name}" for p in (REPO / "jobs").glob("*.py")}
 
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from pyspark.sql import SparkSession
 
+from meterlake.catalog import ALL_TABLES
 from meterlake.core.contracts import TableContract
 from meterlake.core.lake import Lake
 from meterlake.engine.ingest import IngestReport, ingest_paths
@@ -30,6 +31,7 @@ from meterlake.gold.sensor_readings_1min import GOLD_SENSOR_READINGS_1MIN
 from meterlake.lake_jobs import load_sensor_registry, snapshot_source
 from meterlake.quality.quarantine import QUARANTINE
 from meterlake.receive.landing import land_bytes
+from meterlake.serve.trino_register import register_lake
 from meterlake.silver.sensor_readings import SILVER_SENSOR_READINGS
 from meterlake.silver.sensors import SILVER_SENSORS
 from meterlake.sources.registry import source_named
@@ -39,6 +41,13 @@ from meterlake.sources.sensors.parse import SENSOR_FILES
 from tests.helpers.http_server import READ_KEY, running_server
 from tests.helpers.lakes import MakeLake, lake_at
 from tests.helpers.paths import FIXTURES
+from tests.helpers.trino_queries import (
+    differences,
+    point_spark_catalog,
+    spark_result,
+    trino_result,
+)
+from tests.helpers.trino_server import forget_registrations
 
 REGISTRY = FIXTURES / "iot" / "sensors.json"
 TEN = datetime(2025, 11, 12, 10, 0, tzinfo=UTC)
@@ -336,3 +345,33 @@ def test_the_captured_logs_local_times_make_every_message_untimely(
     assert {sensor: sum(r["late_messages"] + r["backward_jumps"] for r in quality
                         if r["sensor_id"] == sensor) for sensor in ("Sensor 1", "Sensor 2")} \
         == {"Sensor 1": 21, "Sensor 2": 21}
+
+
+@pytest.mark.slow
+def test_analysts_sensor_queries_answer_alike_in_trino_and_spark_sql(
+    sensor_lake: SensorLake, trino_url: str,
+) -> None:
+    """The analysts' queries over the sensor tables, registered with `trino register`: every
+    column of every row the same in Trino and in Spark SQL."""
+    lake = sensor_lake.lake
+    forget_registrations(trino_url)
+    try:
+        register_lake(trino_url, lake.settings.lake_root,
+                      [(c.layer, c.name) for c in ALL_TABLES], lake.settings.object_store)
+        point_spark_catalog(lake, (SILVER_SENSOR_READINGS, GOLD_SENSOR_READINGS_1MIN,
+                                   GOLD_SENSOR_QUALITY, SILVER_SENSORS))
+        for sql in (
+            "SELECT * FROM silver.sensor_readings WHERE sensor_id = 'Sensor 1' "
+            "AND reading_date = DATE '2025-11-12'",
+            "SELECT * FROM gold.sensor_readings_1min",
+            "SELECT * FROM gold.sensor_quality",
+            "SELECT r.sensor_id, r.ts, r.value, s.range_max, s.description "
+            "FROM silver.sensor_readings r JOIN silver.sensors s ON r.sensor_id = s.sensor_id "
+            "AND s.valid_from <= r.ts AND (s.valid_to IS NULL OR r.ts < s.valid_to)",
+        ):
+            from_spark = spark_result(lake.spark, sql)
+            from_trino = trino_result(trino_url, sql)
+            assert from_trino == from_spark, differences(from_trino, from_spark)
+            assert from_spark.rows, sql
+    finally:
+        forget_registrations(trino_url)

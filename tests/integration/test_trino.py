@@ -34,8 +34,11 @@ pytestmark = pytest.mark.slow
 # quarantine (no bad row) are not run or not needed.
 WRITTEN = (
     "bronze.utility_drops", "bronze.smrt", "bronze.dropzone", "bronze.temperature_records",
+    "bronze.sensor_messages",
     "silver.meter_readings", "silver.dropzone_measurements", "silver.temperature_records",
-    "gold.dropzone_daily", "gold.region_temperature_hourly",
+    "silver.sensor_readings", "silver.sensors",
+    "gold.dropzone_daily", "gold.region_temperature_hourly", "gold.sensor_readings_1min",
+    "gold.sensor_quality",
     "ops.ingest_log", "ops.ingest_batches", "ops.snapshot_progress", "ops.dq_results",
 )
 TABLES = [(contract.layer, contract.name) for contract in ALL_TABLES]

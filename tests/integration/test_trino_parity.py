@@ -272,7 +272,7 @@ def test_the_dropzone_daily_statistics(parity: ParityLake) -> None:
 # The protocol README's "Databricks, Unity Catalog and other Delta readers" promises: reader
 # version 1 (any Delta reader), writer version 7 with these features and no others.
 SOURCE_BRONZE = {"bronze.utility_drops", "bronze.smrt", "bronze.dropzone",
-                 "bronze.temperature_records"}
+                 "bronze.temperature_records", "bronze.sensor_messages"}
 WRITER_FEATURES = {"appendOnly", "inCommitTimestamp", "invariants"}
 
 

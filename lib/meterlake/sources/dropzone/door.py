@@ -9,7 +9,6 @@ numbers); the statistics are the Spark job's business. Pure functions, no I/O.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from meterlake.core.instants import (
     NaiveInstantError,
     parse_instant,
 )
+from meterlake.core.json_numbers import NonFinite, loads_keeping_spelling
 
 _MAX_PROBLEMS = 10
 _SHOWN_CHARS = 40
@@ -40,32 +40,10 @@ class CheckedPayload:
     value_count: int
 
 
-@dataclass(frozen=True)
-class _NonFinite:
-    """A number JSON can spell but a double cannot hold (NaN, Infinity, 1e400); keeps the
-    sender's spelling for the message."""
-
-    text: str
-
-
-def _number_or_non_finite(text: str) -> float | _NonFinite:
-    value = float(text)
-    return value if math.isfinite(value) else _NonFinite(text)
-
-
-def _int_or_non_finite(text: str) -> int | _NonFinite:
-    value = int(text)
-    try:
-        float(value)
-    except OverflowError:
-        return _NonFinite(text)
-    return value
-
-
 def _shown(value: Any) -> str:
     """A short rendering of a JSON value for a message: text in single quotes (as the other
     sources' reasons quote raw values), anything else as JSON."""
-    if isinstance(value, _NonFinite):
+    if isinstance(value, NonFinite):
         return value.text
     if isinstance(value, str):
         text = value if len(value) <= _SHOWN_CHARS else value[: _SHOWN_CHARS - 3] + "..."
@@ -79,7 +57,7 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float | _NonFinite):
+    if isinstance(value, int | float | NonFinite):
         return "a number"
     if isinstance(value, str):
         return "a string"
@@ -100,12 +78,7 @@ def parse_json(body: bytes) -> Any:
             f"body is not UTF-8 text: {error.reason} at byte {error.start}"
         ) from None
     try:
-        return json.loads(
-            text,
-            parse_constant=_NonFinite,
-            parse_float=_number_or_non_finite,
-            parse_int=_int_or_non_finite,
-        )
+        return loads_keeping_spelling(text)
     except json.JSONDecodeError as error:
         raise RejectedBodyError(f"malformed JSON: {error}") from None
     except RecursionError:
@@ -142,7 +115,7 @@ def check_data(value: Any) -> list[str]:
         return ["data: empty array; a payload needs at least one value"]
     problems = []
     for index, item in enumerate(value):
-        if isinstance(item, _NonFinite):
+        if isinstance(item, NonFinite):
             problems.append(f"data[{index}]: not a finite number: {item.text}")
         elif isinstance(item, bool) or not isinstance(item, int | float):
             problems.append(f"data[{index}]: not a number: {_shown(item)}")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from meterlake.core.instants import (
     NaiveInstantError,
     parse_instant,
 )
+from meterlake.core.json_numbers import NonFinite, loads_keeping_spelling
 
 PAYLOAD_FIELDS = ("id", "dt", "value")
 LINE_KEYS = ("topic", "payload_base64", "received_at", "qos", "mid", "retain", "dup",
@@ -79,13 +79,6 @@ class ReceivedMessage:
 
 
 @dataclass(frozen=True)
-class _NonFinite:
-    """A number JSON can spell but a double cannot hold (NaN, Infinity, 1e400), as spelled."""
-
-    text: str
-
-
-@dataclass(frozen=True)
 class _Object:
     """A JSON object with its members in order, repeated names kept (json.loads keeps the last
     silently, and a repeated `value` would be an ambiguous reading)."""
@@ -93,26 +86,12 @@ class _Object:
     pairs: list[tuple[str, Any]]
 
 
-def _float_or_non_finite(text: str) -> float | _NonFinite:
-    value = float(text)
-    return value if math.isfinite(value) else _NonFinite(text)
-
-
-def _int_or_non_finite(text: str) -> int | _NonFinite:
-    value = int(text)
-    try:
-        float(value)
-    except OverflowError:
-        return _NonFinite(text)
-    return value
-
-
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float | _NonFinite):
+    if isinstance(value, int | float | NonFinite):
         return "a number"
     if isinstance(value, str):
         return "an empty string" if not value else "a string"
@@ -134,8 +113,7 @@ def _parse(payload: bytes) -> tuple[Any, str | None]:
     except UnicodeDecodeError as error:
         return None, f"payload is not UTF-8 text: {error.reason} at byte {error.start}"
     try:
-        return json.loads(text, parse_constant=_NonFinite, parse_float=_float_or_non_finite,
-                          parse_int=_int_or_non_finite, object_pairs_hook=_Object), None
+        return loads_keeping_spelling(text, object_pairs_hook=_Object), None
     except json.JSONDecodeError as error:
         return None, f"payload is not JSON: {error}"
     except RecursionError:
@@ -183,7 +161,7 @@ def _dt_problem(value: Any) -> str | None:
 
 
 def _value_problem(value: Any) -> str | None:
-    if isinstance(value, _NonFinite):
+    if isinstance(value, NonFinite):
         return f"value: not a finite number: {value.text}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"value: expected a number, got {_kind(value)}"
