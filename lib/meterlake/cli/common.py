@@ -29,6 +29,18 @@ EXIT_DONE, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED = 0, 1, 2, 3
 _opened_lakes: list[tuple[Lake, LineageRun]] = []
 
 
+def whole_number_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse `type`: a whole number no smaller than `minimum`."""
+
+    def whole_number(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return whole_number
+
+
 def common_options() -> argparse.ArgumentParser:
     """A parent parser with --lake and --conf, for every command that touches a lake."""
     common = argparse.ArgumentParser(add_help=False)

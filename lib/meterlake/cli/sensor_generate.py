@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from meterlake.cli.common import EXIT_BAD_INPUT, EXIT_DONE
+from meterlake.cli.common import EXIT_BAD_INPUT, EXIT_DONE, whole_number_at_least
 from meterlake.core.instants import utc_now_ms
 from meterlake.sources.sensors.faults import SYNTAX as FAULT_SYNTAX
 from meterlake.sources.sensors.faults import parse_faults
@@ -76,13 +76,6 @@ def _positive_number(text: str) -> float:
     return value
 
 
-def _milliseconds(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
 def add_sensors_generator_parser(kinds: argparse._SubParsersAction) -> None:
     """Adds `generate sensors --registry PATH --rate N --duration S [--jitter MS]
     [--faults SPEC ...] [--seed N] [--qos 0|1] [--tls] [broker options]`."""
@@ -98,7 +91,7 @@ def add_sensors_generator_parser(kinds: argparse._SubParsersAction) -> None:
                          help="messages per sensor per second (the reference sends 1)")
     sensors.add_argument("--duration", type=_positive_number, required=True, metavar="S",
                          help="seconds of sending (late messages may follow)")
-    sensors.add_argument("--jitter", type=_milliseconds, default=0, metavar="MS",
+    sensors.add_argument("--jitter", type=whole_number_at_least(0), default=0, metavar="MS",
                          help="each message leaves 0 to MS ms after its tick (default 0)")
     sensors.add_argument("--faults", nargs="+", action="extend", default=[], metavar="SPEC",
                          help="faults to inject, NAME=VALUE (below)")

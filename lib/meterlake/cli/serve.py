@@ -14,7 +14,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from meterlake.cli.common import common_options
+from meterlake.cli.common import common_options, whole_number_at_least
 
 APP = "meterlake.serve.app:create_app"
 
@@ -62,13 +62,6 @@ def _warn_without_chart_library() -> None:
         print(f"meterlake serve: the dashboard cannot draw charts: {missing}", file=sys.stderr)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     """Adds `serve [--host H] [--port P] [--workers N] [--max-body-bytes B] [--no-access-log]
     [--lake DIR] [--conf FILE]`."""
@@ -79,9 +72,9 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument("--workers", type=_positive, default=1,
+    serve.add_argument("--workers", type=whole_number_at_least(1), default=1,
                        help="uvicorn worker processes (default 1; one per core is a good start)")
-    serve.add_argument("--max-body-bytes", type=_positive,
+    serve.add_argument("--max-body-bytes", type=whole_number_at_least(1),
                        help="largest accepted request body (default: METERLAKE_MAX_BODY_BYTES, "
                             "else 1 MiB)")
     serve.add_argument("--no-access-log", action="store_true",

@@ -17,7 +17,12 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from meterlake.cli.common import EXIT_DONE, common_options, settings_from_args
+from meterlake.cli.common import (
+    EXIT_DONE,
+    common_options,
+    settings_from_args,
+    whole_number_at_least,
+)
 from meterlake.core.config import ObjectStoreSettings
 from meterlake.sources.temperatures import NAME, REJECTED_NAME
 
@@ -106,20 +111,6 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -142,7 +133,7 @@ def add_poll_parser(sub: argparse._SubParsersAction) -> None:
     _key_option(poll)
     poll.add_argument("--every", type=_seconds, default=60.0, metavar="SECONDS",
                       help="seconds from the start of one poll to the next (default 60)")
-    poll.add_argument("--polls", type=_positive, metavar="N",
+    poll.add_argument("--polls", type=whole_number_at_least(1), metavar="N",
                       help="stop after N polls (default: poll until interrupted)")
     poll.set_defaults(handler=cmd_poll)
 
@@ -156,7 +147,7 @@ def add_simulate_parser(sub: argparse._SubParsersAction) -> None:
     simulate.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     _key_option(simulate)
     simulate.add_argument("--seed", type=int, help="seed for reproducible answers")
-    simulate.add_argument("--records", type=_count, default=40,
+    simulate.add_argument("--records", type=whole_number_at_least(0), default=40,
                           help="records per call (default 40)")
     for option, what in (("--error-rate", "500"), ("--throttle-rate", "429 (Retry-After: 1)"),
                          ("--invalid-rate", "200 whose body is an object")):
