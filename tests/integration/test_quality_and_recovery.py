@@ -42,16 +42,20 @@ def test_failing_expectation_stops_publication_and_names_the_rule(
     strict = lake_at(spark, tmp_path / "lake", max_value_per_unit={"Wh": 500.0})
     ingest_paths(strict, UTILITY_DROP_FILES, [INPUT_0])
     cached_before = cached_frames(spark)
+    silver_before = strict.version(SILVER_METER_READINGS)
     with pytest.raises(ExpectationFailedError, match=r"ExpectColumnValuesToBeBetween\(column="
                        r"value, min_value=0\.0, max_value=500\.0, unit=Wh\) failed"):
         run_snapshot(strict, utility_drops_source.SNAPSHOT)
     assert cached_frames(spark) == cached_before  # the failed run freed what it cached
+    # Checked before writing: no version of silver ever held the failing rows.
+    assert strict.version(SILVER_METER_READINGS) == silver_before
     assert strict.read(SILVER_METER_READINGS).isEmpty()
     assert strict.read(SNAPSHOT_PROGRESS).isEmpty()
     over = sum(1 for row in csv_rows(INPUT_0) if row[2] > 500.0)
     failed = strict.read(DQ_RESULTS).filter(~F.col("success")).select(
-        "expectation", "unexpected_count", "table_name").collect()
-    assert [tuple(r) for r in failed] == [(RANGE_CHECK, over, "silver.meter_readings")]
+        "expectation", "unexpected_count", "table_name", "table_version").collect()
+    assert [tuple(r) for r in failed] == [
+        (RANGE_CHECK, over, "silver.meter_readings", silver_before)]
 
     relaxed = lake_at(spark, tmp_path / "lake")
     report = run_snapshot(relaxed, utility_drops_source.SNAPSHOT)

@@ -7,10 +7,11 @@ keys' latest version from bronze (restricted to their date partitions) and MERGE
 literal date list; recomputing from bronze makes the MERGE idempotent and independent of
 processing order. The second cannot have older versions in bronze (every bronze row processed
 before is in silver), so their rows are appended as they are: no bronze re-read and no MERGE
-scan of partitions that only gain rows. Then the table's expectations run on what was written;
-a failure restores the previous version. A run that stopped after writing silver but before
-recording its progress sees those units as held on the re-run, so they go through the MERGE and
-nothing is counted twice.
+scan of partitions that only gain rows. Before anything is written, the table's expectations run
+on the rows the run writes (cached, so the MERGE and the append read them from memory): a
+failure writes nothing to silver, so no reader ever sees a version that failed. A run that
+stopped after writing silver but before recording its progress sees those units as held on the
+re-run, so they go through the MERGE and nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from meterlake.core.interfaces import KeyedDataset
 from meterlake.core.lake import Lake, persisted
 from meterlake.quality.expectations import (
     DQ_RESULTS,
+    ExpectationResult,
     dq_result_rows,
     raise_on_failure,
     run_expectations,
@@ -139,29 +141,30 @@ def new_bronze_rows(
     )
 
 
-def verify_or_restore(
-    lake: Lake, contract: TableContract, version: int, previous: int, dates: list[date],
-    quality: QualitySettings, appended_df: DataFrame | None = None,
-) -> None:
-    """Runs the contract's expectations on the touched date partitions of `version`, plus the
-    `appended_df` rows on other dates (rows of units that were new: checking them as written
-    spares reading every partition a backfill adds to); on failure restores `previous` and
-    raises, naming the failed expectation."""
-    date_column = contract.partition_by[0]
-    touched_df = lake.read(contract, version).filter(F.col(date_column).isin(dates))
-    scope_dates = set(dates)
-    if appended_df is not None:
-        touched_df = touched_df.unionByName(
-            appended_df.filter(~F.col(date_column).isin(dates)).select(*contract.column_names))
-        scope_dates |= {r[0] for r in appended_df.select(date_column).distinct().collect()}
-    scope = f"{date_column} in {len(scope_dates)} dates {min(scope_dates)}..{max(scope_dates)}"
-    # Each expectation is a Spark job of its own: read the touched rows once.
-    with persisted(touched_df) as cached_df:
-        results = run_expectations(cached_df, contract, quality)
-    lake.append_rows(DQ_RESULTS, dq_result_rows(results, contract.qualified_name, version, scope))
+def check_before_writing(
+    lake: Lake, contract: TableContract, written_df: DataFrame, current: int, dates: list[date],
+    quality: QualitySettings,
+) -> list[ExpectationResult]:
+    """Runs the contract's expectations on the rows a run is about to write (`written_df`,
+    cached by the caller) and returns the results. On failure nothing has been written: the
+    results are recorded against the `current` version and the run stops, naming the failed
+    expectation. Rows the run does not write were checked by the run that wrote them, and the
+    keys stay unique across the table because a written row either replaces its key (MERGE) or
+    is the only version of a key silver did not hold (append)."""
+    results = run_expectations(written_df, contract, quality)
     if not all(r.success for r in results):
-        lake.for_update(contract).restoreToVersion(previous)
+        record_checks(lake, contract, results, current, dates)
         raise_on_failure(results, contract.qualified_name)
+    return results
+
+
+def record_checks(
+    lake: Lake, contract: TableContract, results: list[ExpectationResult], version: int,
+    dates: list[date],
+) -> None:
+    scope = (f"rows written on {contract.partition_by[0]} in {len(dates)} dates "
+             f"{min(dates)}..{max(dates)}")
+    lake.append_rows(DQ_RESULTS, dq_result_rows(results, contract.qualified_name, version, scope))
 
 
 def merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, int]:
@@ -175,25 +178,18 @@ def merge_metrics(silver: DeltaTable, before: int) -> tuple[int | None, int, int
             int(metrics.get("numTargetRowsUpdated", 0)))
 
 
-def merge_held(
+def recomputed_from_bronze(
     lake: Lake, dataset: KeyedDataset, new_rows_df: DataFrame, held_df: DataFrame, until: int,
-    before: int,
-) -> tuple[list[date], int | None, int, int]:
-    """MERGEs the keys of held units, recomputed from bronze at `until`: (their dates, the new
-    silver version or None, rows inserted, rows updated)."""
-    date_column = dataset.date_column
-    dates = sorted({r[0] for r in held_df.select(date_column).distinct().collect()})
-    if not dates:
-        return dates, None, 0, 0
-    unit = [*dataset.held_by, date_column]
-    rows_df = dataset.latest(
+    dates: list[date],
+) -> DataFrame:
+    """The latest version at bronze `until` of every key of the held units, read from their
+    dates only: the rows the MERGE writes."""
+    unit = [*dataset.held_by, dataset.date_column]
+    return dataset.latest(
         touched_candidates(lake.read(dataset.bronze, until),
                            new_rows_df.join(held_df, unit, how="left_semi"), dataset, dates),
         lake.settings,
     )
-    silver = lake.for_update(dataset.silver)
-    merge_into_silver(silver, rows_df, dataset, dates)
-    return dates, *merge_metrics(silver, before)
 
 
 def run_snapshot(lake: Lake, dataset: KeyedDataset) -> SnapshotReport:
@@ -208,27 +204,34 @@ def run_snapshot(lake: Lake, dataset: KeyedDataset) -> SnapshotReport:
     with ExitStack() as cached:
         new_rows_df = cached.enter_context(
             persisted(new_bronze_rows(lake, dataset.bronze, since, until)))
-        dates = [r[0] for r in new_rows_df.select(date_column).distinct().collect()]
-        rows_read = new_rows_df.count()
+        rows_per_date = dict(new_rows_df.groupBy(date_column).count().collect())
+        dates, rows_read = sorted(rows_per_date), sum(rows_per_date.values())
         before = lake.version(dataset.silver)
         silver_version, inserted, updated = None, 0, 0
         if dates:
             held_df = cached.enter_context(persisted(
                 held_units(lake.read(dataset.silver, before), new_rows_df, unit, dates)))
-            merge_dates, silver_version, inserted, updated = merge_held(
-                lake, dataset, new_rows_df, held_df, until, before)
+            merge_dates = sorted(r[0] for r in held_df.select(date_column).distinct().collect())
+            merged_df = cached.enter_context(persisted(recomputed_from_bronze(
+                lake, dataset, new_rows_df, held_df, until, merge_dates)))
             # One task per date writes it: one file per date appended, not one per task and date.
             fresh_df = cached.enter_context(persisted(
                 dataset.latest(new_rows_df.join(held_df, unit, how="left_anti"), lake.settings)
                 .repartition(date_column)))
-            appended_df = None
-            if not fresh_df.isEmpty():  # an empty append would still commit a version
+            results = check_before_writing(
+                lake, dataset.silver, merged_df.unionByName(fresh_df), before, dates,
+                lake.settings.quality)
+            if merge_dates:
+                silver = lake.for_update(dataset.silver)
+                merge_into_silver(silver, merged_df, dataset, merge_dates)
+                silver_version, inserted, updated = merge_metrics(silver, before)
+            appended = fresh_df.count()  # cached
+            if appended:  # an empty append would still commit a version
                 lake.append(dataset.silver, fresh_df)
-                appended_df, inserted = fresh_df, inserted + fresh_df.count()  # cached
+                inserted += appended
                 silver_version = (before if silver_version is None else silver_version) + 1
             if silver_version is not None:
-                verify_or_restore(lake, dataset.silver, silver_version, before, merge_dates,
-                                  lake.settings.quality, appended_df)
+                record_checks(lake, dataset.silver, results, silver_version, dates)
     progress = (dataset.name, until, silver_version, rows_read, inserted, updated,
                 utc_now_ms())
     lake.append_rows(SNAPSHOT_PROGRESS, [progress])
