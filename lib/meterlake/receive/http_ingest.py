@@ -1,13 +1,14 @@
 """HTTP ingest: `POST /v1/dropzone` lands JSON payloads (the service is `meterlake.serve.app`).
 
-An accepted body is landed under source `dropzone` (temporary name, fsync, atomic rename, fsync
-of the directory) before the 202 answers with its landing id, so every 2xx is a landed object
-and a crash after it loses nothing. A body refused at the door (422) is landed too, under
-`dropzone_rejected` with the reason in its metadata, for lineage; unauthenticated (401/403) and
-oversized (413) requests are not kept. When the landing zone cannot be written (a full disk,
-object storage down or refusing the receiver's key) the answer is a 503 whose detail says why,
-and nothing is visible as landed: the client retries, with the same Idempotency-Key to land
-once. Blocking I/O runs in the threadpool, never on the event loop. No Spark here: the
+An accepted body is landed under source `dropzone` (temporary name, fsync, atomic rename, then
+its metadata the same way, then an fsync of the directory that concurrent requests share:
+`local_landing.DirectorySync`) before the 202 answers with its landing id, so every 2xx is a
+landed object and a crash after it loses nothing. A body refused at the door (422) is landed
+too, under `dropzone_rejected` with the reason in its metadata, for lineage; unauthenticated
+(401/403) and oversized (413) requests are not kept. When the landing zone cannot be written (a
+full disk, object storage down or refusing the receiver's key) the answer is a 503 whose detail
+says why, and nothing is visible as landed: the client retries, with the same Idempotency-Key to
+land once. Blocking I/O runs in the threadpool, never on the event loop. No Spark here: the
 `ingest dropzone` job loads what landed, on its own schedule.
 
 Settings come from the environment so that every uvicorn worker process builds the same app:
