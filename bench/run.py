@@ -14,6 +14,8 @@ Measurements:
 5. sql (bench/sql_engines.py): one meter's month and a full aggregate, Trino vs Spark SQL, and
    Trino's month vs its own full scan (starts infra/trino.sh when it is not running); alone
    (`--only sql`) it builds the largest lake itself.
+6. freshness (bench/drop_freshness.py): drops written one by one into a directory that
+   `meterlake watch` polls, each timed until `meterlake serve`'s read API answers with it.
 
 Peak memory of every job is recorded with its timing (bench/timing.py). A new measurement is a
 function `BenchContext -> Section` added to MEASUREMENTS.
@@ -28,6 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.drop_freshness import measure_drop_freshness
 from bench.ingest import measure_ingest
 from bench.lakes import BenchContext, bench_settings, generate_drops
 from bench.reads import measure_reads
@@ -47,6 +50,7 @@ MEASUREMENTS: dict[str, Callable[[BenchContext], Section]] = {
     "reads": measure_reads,
     "settlement": measure_settlement,
     "sql": measure_sql_engines,
+    "freshness": measure_drop_freshness,
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 

@@ -25,6 +25,8 @@ class Scale:
     correction_rate: float = 0.02
     bad_row_rate: float = 0.0005
     seed: int = 11
+    # Drops of the update day written into the watched directory by the freshness measurement.
+    freshness_drops: int = DROPS_PER_DAY
 
     @property
     def plan_days(self) -> int:
@@ -52,7 +54,7 @@ class Scale:
 
 SUITES: dict[str, Scale] = {
     # `make bench`: a few minutes on 2 cores.
-    "quick": Scale("quick", meters=200, days_1x=8),
+    "quick": Scale("quick", meters=200, days_1x=8, freshness_drops=24),
     # `make bench-full`: under an hour on 2 cores.
     "full": Scale("full", meters=1500, days_1x=8),
 }

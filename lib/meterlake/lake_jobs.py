@@ -4,6 +4,8 @@ the CLI (and so the spark-submit entry points) calls."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,8 @@ from meterlake.silver.meter_readings import SILVER_METER_READINGS
 from meterlake.silver.sensors import SensorAttributes, load_registry
 from meterlake.sources.registry import DATASETS, METER_SOURCES
 from meterlake.sources.sensors.registry import parse_registry
+
+log = logging.getLogger(__name__)
 
 
 def describe_ingest(report: IngestReport) -> str:
@@ -156,9 +160,20 @@ def directory_watcher(lake: Lake, source: Source, inbox: Path, batch_size: int) 
     rows arrived, merged into the source's silver tables."""
 
     def load(ingest_ids: list[str]) -> dict[str, tuple[str, str | None]]:
-        if ingest_pending(lake, source.files).rows_loaded:
+        started = time.monotonic()
+        report = ingest_pending(lake, source.files)
+        ingested = time.monotonic()
+        if report.rows_loaded:
             snapshot_source(lake, source)
-        return logged_outcomes(lake, ingest_ids)
+        log.info("load: batch %s, %d rows to bronze in %.2f s, snapshot in %.2f s",
+                 report.batch, report.rows_loaded, ingested - started,
+                 time.monotonic() - ingested)
+        # The batch's outcomes are what it just logged; only files an earlier run decided
+        # (a restart after a crash) are read back from the log, a Spark job saved per poll.
+        decided = {f.landed.ingest_id: (f.outcome, f.reason) for f in report.files}
+        earlier = [i for i in ingest_ids if i not in decided]
+        return {**(logged_outcomes(lake, earlier) if earlier else {}),
+                **{i: decided[i] for i in ingest_ids if i in decided}}
 
     return Watcher(lake.settings.landing_root, source.name, inbox, load, batch_size,
                    object_store=lake.settings.object_store)

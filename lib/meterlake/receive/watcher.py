@@ -85,11 +85,19 @@ class Watcher:
 
     def poll(self) -> int:
         """One pass: load and move up to `batch_size` complete files; returns how many."""
-        paths = self._complete_files()[: self.batch_size]
+        complete = self._complete_files()
+        paths = complete[: self.batch_size]
         if not paths:
             return 0
+        started = time.monotonic()
         landed = self._landed(paths)
+        landed_at = time.monotonic()
         outcomes = self.load([f.ingest_id for f in landed.values()])
+        # One line per poll that took files: the cycle's cost and the backlog it left, what an
+        # operator watches to see whether the watcher keeps up with the senders.
+        log.info("poll: %d files taken, %d complete files left waiting; landed in %.2f s, "
+                 "loaded in %.2f s", len(paths), len(complete) - len(paths),
+                 landed_at - started, time.monotonic() - landed_at)
         for path, landed_file in landed.items():
             if landed_file.ingest_id not in outcomes:
                 # Landed after a crashed batch that this poll resumed: the next poll loads it.
@@ -100,9 +108,15 @@ class Watcher:
         return len(paths)
 
     def run(self, interval_seconds: float, max_polls: int | None = None) -> None:
-        """Polls until stopped (or `max_polls` passes, for tests and one-shot runs)."""
+        """Polls every `interval_seconds` from the start of one poll to the start of the next
+        (a poll that took longer is followed at once), until stopped or `max_polls` passes."""
+        log.info("watching %s for %s, a poll every %g s", self.inbox, self.source,
+                 interval_seconds)
         polls = 0
         while max_polls is None or polls < max_polls:
+            started = time.monotonic()
             self.poll()
             polls += 1
-            time.sleep(interval_seconds)
+            # Sleeping a whole interval after the load made the period interval + load time, so
+            # every file waited a load longer than the interval the operator chose.
+            time.sleep(max(0.0, interval_seconds - (time.monotonic() - started)))
