@@ -37,12 +37,34 @@ class MemoryRow:
     memory: Memory
 
 
+@dataclass(frozen=True)
+class Growth:
+    """One job timed at two sizes of its input, fitted to a fixed cost plus a cost per row: the
+    model bench/README.md extrapolates to production."""
+
+    job: str
+    unit: str  # what a row is, e.g. "CSV rows of the drops"
+    small_rows: int
+    small: Timing
+    large_rows: int
+    large: Timing
+
+    @property
+    def per_row_s(self) -> float:
+        return (self.large.median_s - self.small.median_s) / (self.large_rows - self.small_rows)
+
+    @property
+    def fixed_s(self) -> float:
+        return self.small.median_s - self.small_rows * self.per_row_s
+
+
 @dataclass
 class Section:
     title: str
     figures: list[Figure] = field(default_factory=list)
     memory: list[MemoryRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    growth: list[Growth] = field(default_factory=list)
 
 
 def _mib(value: float | None) -> str:
@@ -117,6 +139,19 @@ def render(suite: str, scale: Scale, runs: int, spark: SparkSession,
         lines += [f"| {m.job} | {m.size} | {_mib(m.memory.python_peak_mib)} | "
                   f"{_mib(m.memory.jvm_peak_mib)} | {_mib(m.memory.jvm_heap_peak_mib)} |"
                   for m in s.memory]
+    growth = [g for s in sections for g in s.growth]
+    if growth:
+        lines += [
+            "", "## Growth: fixed cost + cost per row", "",
+            "Each job timed at two input sizes in this run (medians), fitted to fixed + rows x "
+            "per-row; bench/README.md extrapolates the fits to production.",
+            "",
+            "| job | rows are | small: rows | s | large: rows | s | fixed s | per row, us |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {g.job} | {g.unit} | {g.small_rows:,} | {g.small.median_s:.3f} | "
+                  f"{g.large_rows:,} | {g.large.median_s:.3f} | {g.fixed_s:.2f} | "
+                  f"{g.per_row_s * 1e6:.3f} |" for g in growth]
     for s in sections:
         if s.notes:
             lines += ["", f"## {s.title}", "", *s.notes]

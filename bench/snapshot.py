@@ -24,11 +24,16 @@ from pyspark.sql import DataFrame, Row, Window
 from pyspark.sql import functions as F
 
 from bench.lakes import BenchContext, bench_settings
-from bench.results import Figure, MemoryRow, Section
+from bench.results import Figure, Growth, MemoryRow, Section
 from bench.timing import Timing, measure
 from meterlake.core.lake import Lake
 from meterlake.engine.ingest import ingest_paths
-from meterlake.engine.snapshot import last_progress, new_bronze_rows, run_snapshot
+from meterlake.engine.snapshot import (
+    SNAPSHOT_PROGRESS,
+    last_progress,
+    new_bronze_rows,
+    run_snapshot,
+)
 from meterlake.silver.meter_readings import KEYS, SILVER_METER_READINGS, to_silver_rows
 from meterlake.sources.utility_drops import source as utility_drops_source
 from meterlake.sources.utility_drops.contract import BRONZE_UTILITY_DROPS
@@ -78,7 +83,7 @@ def naive_merge(lake: Lake) -> None:
 def last_reading(lake: Lake) -> Row:
     """One row of silver: the latest interval of the smallest meter id on the last day."""
     silver_df = lake.read(SILVER_METER_READINGS)
-    last_day = silver_df.agg(F.max("interval_date")).first()[0]
+    last_day = silver_df.agg(F.max("interval_date").alias("day")).collect()[0]["day"]
     row = (silver_df.filter(F.col("interval_date") == last_day)
            .orderBy(F.col("meter_id"), F.col("interval_start").desc()).first())
     assert row is not None
@@ -120,6 +125,13 @@ def update_commits(lake: Lake, base: Lake) -> dict[str, Any]:
             metrics.update({"appendedRows": found.get("numOutputRows"),
                             "appendedFiles": found.get("numFiles")})
     return metrics
+
+
+def update_rows(lake: Lake) -> int:
+    """The bronze rows the lake's last snapshot read: the update's."""
+    last = lake.read(SNAPSHOT_PROGRESS).orderBy(F.col("bronze_version").desc()).first()
+    assert last is not None
+    return int(last["rows_read"])
 
 
 def silver_shape(lake: Lake) -> tuple[int, int, int, int]:
@@ -197,11 +209,14 @@ def measure_snapshot(ctx: BenchContext) -> Section:
         speedup >= TARGET_SPEEDUP_OVER_NAIVE_MERGE,
     ))
     section.memory.append(MemoryRow("naive MERGE of the update", f"{largest}x", naive.memory))
-    _fixed_cost(ctx, largest, section)
+    one_reading = _fixed_cost(ctx, largest, section)
+    section.growth.append(Growth(
+        f"snapshot at {largest}x", "bronze rows of the update", 1, one_reading,
+        update_rows(ctx.snapshotted(largest)), timings[largest]))
     return section
 
 
-def _fixed_cost(ctx: BenchContext, size: int, section: Section) -> None:
+def _fixed_cost(ctx: BenchContext, size: int, section: Section) -> Timing:
     """A snapshot whose update is one corrected reading vs a bare MERGE of that reading."""
     def corrected(run: int) -> Lake:
         lake = ctx.copy_of_base(size, f"one-correction-{size}x-{run}")
@@ -226,3 +241,4 @@ def _fixed_cost(ctx: BenchContext, size: int, section: Section) -> None:
     ))
     section.memory.append(MemoryRow("snapshot of one corrected reading", f"{size}x",
                                     snapshot.memory))
+    return snapshot

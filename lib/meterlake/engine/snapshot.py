@@ -204,7 +204,8 @@ def run_snapshot(lake: Lake, dataset: KeyedDataset) -> SnapshotReport:
     with ExitStack() as cached:
         new_rows_df = cached.enter_context(
             persisted(new_bronze_rows(lake, dataset.bronze, since, until)))
-        rows_per_date = dict(new_rows_df.groupBy(date_column).count().collect())
+        rows_per_date: dict[date, int] = dict(
+            new_rows_df.groupBy(date_column).count().collect())
         dates, rows_read = sorted(rows_per_date), sum(rows_per_date.values())
         before = lake.version(dataset.silver)
         silver_version, inserted, updated = None, 0, 0
