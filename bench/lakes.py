@@ -35,6 +35,11 @@ def bench_settings(root: Path) -> Settings:
                                         conf={"spark.driver.memory": DRIVER_MEMORY}))
 
 
+def job_lake(spark: SparkSession, root: Path) -> Lake:
+    """A lake as the CLI's jobs open it: tables by path, not named in the session catalog."""
+    return Lake(spark, bench_settings(root), name_tables=False)
+
+
 def generate_drops(scale: Scale, out: Path) -> list[Path]:
     plan = UtilityDropPlan(
         meters=scale.meters, days=scale.plan_days, seed=scale.seed,
@@ -68,7 +73,7 @@ class BenchContext:
         """The base lake of `size` x days_1x days, built once."""
         if size not in self._bases:
             root = self.work / f"base-{size}x"
-            lake = Lake(self.spark, bench_settings(root))
+            lake = job_lake(self.spark, root)
             history = self.scale.history_days(size)
             # One batch and one snapshot per BASE_CHUNK_DAYS: bounded memory, and bronze and
             # silver files accumulate per date as they do when a lake grows.
@@ -83,7 +88,7 @@ class BenchContext:
         # Lakes stay until the end: the session catalog still names their tables.
         target = self.work / name
         shutil.copytree(self.base(size), target)
-        return Lake(self.spark, bench_settings(target))
+        return job_lake(self.spark, target)
 
     def with_update_landed(self, size: int, name: str) -> Lake:
         """A copy of the base with the update day ingested into bronze (not yet snapshotted)."""
@@ -97,4 +102,4 @@ class BenchContext:
 
     def snapshotted(self, size: int) -> Lake:
         """The lake of the first snapshot run at `size`: base + update, merged (kept)."""
-        return Lake(self.spark, bench_settings(self.work / self.snapshot_name(size, 0)))
+        return job_lake(self.spark, self.work / self.snapshot_name(size, 0))

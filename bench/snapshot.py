@@ -23,7 +23,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, Row, Window
 from pyspark.sql import functions as F
 
-from bench.lakes import BenchContext, bench_settings
+from bench.lakes import BenchContext, job_lake
 from bench.results import Figure, Growth, MemoryRow, Section
 from bench.timing import Timing, measure
 from meterlake.core.lake import Lake
@@ -149,7 +149,7 @@ def _snapshot_at(ctx: BenchContext, size: int, section: Section) -> Timing:
 
     timing = measure(ctx.runs, ctx.probe, prepared,
                      lambda lake: run_snapshot(lake, utility_drops_source.SNAPSHOT))
-    base = Lake(ctx.spark, bench_settings(ctx.base(size)))
+    base = job_lake(ctx.spark, ctx.base(size))
     rows, files, dates, size_bytes = silver_shape(base)
     metrics = update_commits(ctx.snapshotted(size), base)
     section.notes.append(

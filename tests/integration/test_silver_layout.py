@@ -1,6 +1,6 @@
 """The MERGE rewrites only files of the date partitions its update touches, new (meter, date)
 pairs are appended without one, and the tables are registered in the session catalog under
-<layer>.<name>."""
+<layer>.<name> (except by a job's Lake, whose catalog ends with its session)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from meterlake.core.lake import Lake
+from meterlake.core.spark import catalog_outlives_session
 from meterlake.engine.ingest import ingest_paths
 from meterlake.engine.snapshot import run_snapshot
 from meterlake.silver.meter_readings import SILVER_METER_READINGS
 from meterlake.sources.utility_drops import source as utility_drops_source
 from meterlake.sources.utility_drops.parse import UTILITY_DROP_FILES
 from tests.helpers.fixture_data import write_drop
-from tests.helpers.lakes import lake_at
+from tests.helpers.lakes import lake_at, local_test_settings
 from tests.helpers.paths import LEAP
 
 METER = "475bd821-23e6-4634-83c3-d85aa0c548c9"
@@ -59,6 +60,19 @@ def test_tables_are_registered_in_the_catalog(spark: SparkSession, tmp_path: Pat
     run_snapshot(second, utility_drops_source.SNAPSHOT)
     assert spark.table("silver.meter_readings").count() == 125
     assert spark.table("bronze.utility_drops").count() == 125
+
+
+def test_a_job_lake_leaves_the_catalog_alone(spark: SparkSession, tmp_path: Path) -> None:
+    named = lake_at(spark, tmp_path / "named")
+    ingest_paths(named, UTILITY_DROP_FILES, [LEAP / "input_0.csv"])
+    # The CLI's jobs run on Spark's in-memory catalog, which ends with their session: they
+    # do not name their tables (core.spark.catalog_outlives_session).
+    assert not catalog_outlives_session(spark)
+    job = Lake(spark, local_test_settings(tmp_path / "job"), name_tables=False)
+    ingest_paths(job, UTILITY_DROP_FILES, [LEAP / "input_1.csv"])
+    run_snapshot(job, utility_drops_source.SNAPSHOT)
+    assert job.read(SILVER_METER_READINGS).count() == 125
+    assert spark.table("bronze.utility_drops").count() == 124  # still the named lake's
 
 
 def _operations(lake: Lake) -> list[str]:

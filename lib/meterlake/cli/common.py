@@ -69,11 +69,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def lake_from_args(args: argparse.Namespace, app: str) -> Lake:
     from meterlake.core.lake import Lake
-    from meterlake.core.spark import build_session
+    from meterlake.core.spark import build_session, catalog_outlives_session
 
     settings = settings_from_args(args)
     check_reachable(settings.object_store, [settings.lake_root, settings.landing_root])
-    lake = Lake(build_session(settings, f"meterlake-{app}"), settings)
+    spark = build_session(settings, f"meterlake-{app}")
+    # A command's session ends with it: its tables are named only where the catalog outlives it.
+    lake = Lake(spark, settings, name_tables=catalog_outlives_session(spark))
     run = lineage_run(_job_name(app, args), settings)
     lake.on_first_write = run.start
     _opened_lakes.append((lake, run))

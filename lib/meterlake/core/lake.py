@@ -76,9 +76,14 @@ def table_properties(contract: TableContract, settings: Settings) -> dict[str, s
 class Lake:
     """The tables of one lake root, read and written by contract."""
 
-    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+    def __init__(self, spark: SparkSession, settings: Settings, *, name_tables: bool = True
+                 ) -> None:
         self.spark = spark
         self.settings = settings
+        # `<layer>.<name>` in the session catalog on first use, for SQL by name in this session
+        # (notebooks, tests, a shell). A batch job whose catalog ends with its session has no
+        # use for the names, and naming costs each table one or two reads of its Delta log.
+        self.name_tables = name_tables
         self._registered: set[str] = set()
         # Paths this Lake created or found: each existence check reads the table's log, and
         # every read and write needs one.
@@ -168,7 +173,7 @@ class Lake:
 
     def _register(self, contract: TableContract) -> None:
         """Registers `<layer>.<name>` in the session catalog, pointing at this lake's path."""
-        if contract.qualified_name in self._registered:
+        if not self.name_tables or contract.qualified_name in self._registered:
             return
         self._registered.add(contract.qualified_name)
         name, location = contract.qualified_name, self.path(contract)

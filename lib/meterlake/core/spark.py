@@ -91,3 +91,9 @@ def use_object_store(spark: SparkSession, settings: Settings) -> None:
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for key, value in s3a_options(settings).items():
         hadoop.set(key, value)
+
+
+def catalog_outlives_session(spark: SparkSession) -> bool:
+    """Whether the session's catalog is kept beyond it (a Hive metastore), so that the tables a
+    job names in it stay named for the next session; Spark's in-memory catalog is not."""
+    return spark.conf.get("spark.sql.catalogImplementation", "in-memory") != "in-memory"
