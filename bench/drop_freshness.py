@@ -36,7 +36,7 @@ from pathlib import Path
 from bench.lakes import BenchContext
 from bench.results import Figure, MemoryRow, Section
 from bench.scales import DROPS_PER_DAY
-from bench.timing import Memory, Timing
+from bench.timing import Memory, Timing, peak_rss_mib
 from meterlake.serve.local_process import serve_locally
 
 POLL_SECONDS = 30.0
@@ -172,18 +172,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
-
-
 def _memory_of(pid: int) -> Memory:
     """Lifetime peak RSS of `pid` and of the Spark JVM it started, if any (its child)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
     jvms = [int(c) for c in children.read_text().split()] if children.exists() else []
-    return Memory(_peak_rss_mib(pid), sum(_peak_rss_mib(j) for j in jvms) if jvms else None,
+    return Memory(peak_rss_mib(pid), sum(peak_rss_mib(j) for j in jvms) if jvms else None,
                   None)
 
 

@@ -37,7 +37,7 @@ class Timing:
     memory: Memory
 
 
-def _vm_hwm_mib(pid: int) -> float:
+def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -73,8 +73,8 @@ class MemoryProbe:
     def read(self) -> Memory:
         heap = sum(int(p.getPeakUsage().getUsed()) for p in self._heap_pools())
         return Memory(
-            python_peak_mib=_vm_hwm_mib(os.getpid()),
-            jvm_peak_mib=_vm_hwm_mib(self.jvm_pid) if self.jvm_pid is not None else None,
+            python_peak_mib=peak_rss_mib(os.getpid()),
+            jvm_peak_mib=peak_rss_mib(self.jvm_pid) if self.jvm_pid is not None else None,
             jvm_heap_peak_mib=heap / MIB if self._jvm is not None else None,
         )
 
